@@ -1,0 +1,181 @@
+"""One run's shared state: the engine, the image, its layers, the launches, and every verdict."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine.docker_engine import DockerEngine, Launch
+from .engine.labels import new_run_id
+from .engine.layers import LayerScan, scan_image_stream
+from .platform import Variant, launcher
+from .settings import Settings
+from .spec.model import Profile, Requirement
+from .verdicts import Verdict
+
+# Small files whose final content static checks may read.
+WANTED_FILES = {"/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"}
+
+
+@dataclass
+class LaunchRecord:
+    """What the report says about one launch."""
+
+    name: str
+    variant: str
+    time_to_ready: float | None
+    error: str | None
+    reproduce: str
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    profile: Profile
+    run_id: str = field(default_factory=new_run_id)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    launch_records: list[LaunchRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._engine: DockerEngine | None = None
+        self._lock = threading.RLock()
+        self._image: dict[str, Any] | None = None
+        self._scan: Future[LayerScan] | None = None
+        self._launches: dict[tuple[str, Variant], Future[Launch]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smconform")
+        self._closed = False
+
+    # -- basics ---------------------------------------------------------------------------
+
+    @property
+    def image_ref(self) -> str:
+        assert self.settings.image is not None
+        return self.settings.image
+
+    def param(self, key: str) -> Any:
+        return self.profile.parameters[key].default
+
+    @property
+    def engine(self) -> DockerEngine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = DockerEngine(self.run_id)
+                self._engine.sweep_stale()
+            return self._engine
+
+    def image(self) -> dict[str, Any]:
+        with self._lock:
+            if self._image is None:
+                self._image = self.engine.inspect_image(self.image_ref)
+            return self._image
+
+    def image_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = self.image().get("Config") or {}
+        return config
+
+    def layers(self) -> LayerScan:
+        with self._lock:
+            if self._scan is None:
+                self._scan = self._pool.submit(self._scan_layers)
+            future = self._scan
+        return future.result()
+
+    def _scan_layers(self) -> LayerScan:
+        return scan_image_stream(self.engine.image_tar_stream(self.image()["Id"]), WANTED_FILES)
+
+    # -- launches ----------------------------------------------------------------------------
+
+    def prewarm(self, launch_names: set[str], static: bool) -> None:
+        """Start what the selected requirements will need, concurrently, before they ask."""
+        if static:
+            self.layers_async()
+        for name in sorted(launch_names):
+            self.launch_async(name, Variant())
+
+    def layers_async(self) -> None:
+        with self._lock:
+            if self._scan is None:
+                self._scan = self._pool.submit(self._scan_layers)
+
+    def launch_async(self, name: str, variant: Variant) -> Future[Launch]:
+        with self._lock:
+            key = (name, variant)
+            if key not in self._launches:
+                self._launches[key] = self._pool.submit(self._start, name, variant)
+            return self._launches[key]
+
+    def launch(self, name: str, variant: Variant | None = None) -> Launch:
+        return self.launch_async(name, variant or Variant()).result()
+
+    def _start(self, name: str, variant: Variant) -> Launch:
+        if self._closed:
+            raise RuntimeError("the run is closing")
+        decl = self.profile.launches[name]
+        platform = launcher(decl.platform)
+        plan = platform.plan(self, decl, variant)
+        launch = self.engine.start(plan)
+        if launch.ready_error is None:
+            platform.wait_ready(self, launch, decl, variant)
+        self.launch_records.append(LaunchRecord(
+            name=name, variant=variant.describe(), time_to_ready=launch.time_to_ready,
+            error=launch.ready_error, reproduce=plan.reproduce()))
+        return launch
+
+    def one_off(self, name: str, variant: Variant) -> Launch:
+        """A launch used by one check only (fuzz example): the caller must `discard` it."""
+        return self._start(name, variant)
+
+    def discard(self, launch: Launch) -> None:
+        self.engine.remove(launch)
+
+    def diagnose(self, name: str) -> str | None:
+        """When a launch never gets ready, find the requirement whose platform condition breaks it.
+
+        Each requirement may declare `diagnose` (a Variant) in its spec: the launch without that
+        one platform condition. The first such variant that does get ready names the root cause.
+        """
+        with self._lock:
+            cache = getattr(self, "_diagnosis", {})
+            self._diagnosis = cache
+            if name in cache:
+                return cache[name]  # type: ignore[no-any-return]
+        culprit = None
+        for req in self.profile.requirements:
+            spec = req.params.get("diagnose")
+            if req.launch != name or not isinstance(spec, dict):
+                continue
+            variant = Variant(**spec)
+            if not variant.use_config and self.settings.container_config is None:
+                continue  # the same launch as the failing one
+            if self.launch(name, variant).ready_at is not None:
+                culprit = req.id
+                break
+        with self._lock:
+            cache[name] = culprit
+        return culprit
+
+    def started_launches(self) -> list[Launch]:
+        out = []
+        for future in list(self._launches.values()):
+            if future.done() and future.exception() is None:
+                out.append(future.result())
+        return out
+
+    def requirement(self, req_id: str) -> Requirement:
+        return self.profile.requirement(req_id)
+
+    # -- the end -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Remove every container, volume and network this run created."""
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._engine is not None:
+            self._engine.sweep()
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start

@@ -1,0 +1,300 @@
+"""Start, observe and remove containers on a real Docker engine; everything carries the run's label."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from ..errors import EngineError, ImageNotFound
+from .labels import RUN_LABEL, labels_for, owner_is_gone
+from .plan import FileDrop, LaunchPlan
+
+LOG_TAIL_LINES = 40
+LOG_LINE_MAX = 400
+
+
+@dataclass
+class Launch:
+    """One container started from a plan, and what became of it."""
+
+    plan: LaunchPlan
+    container_id: str
+    host_ports: dict[int, int] = field(default_factory=dict)
+    started_at: float = 0.0
+    ready_at: float | None = None
+    ready_error: str | None = None
+    ready_detail: dict[str, Any] = field(default_factory=dict)
+    volume_names: list[str] = field(default_factory=list)
+
+    @property
+    def time_to_ready(self) -> float | None:
+        return None if self.ready_at is None else self.ready_at - self.started_at
+
+    def url(self, port: int, path: str) -> str:
+        return f"http://127.0.0.1:{self.host_ports[port]}{path}"
+
+
+class DockerEngine:
+    """A connection to one engine for one run; owns every resource it creates."""
+
+    def __init__(self, run_id: str, timeout: int = 60) -> None:
+        self.run_id = run_id
+        self.labels = labels_for(run_id)
+        self._lock = threading.Lock()
+        try:
+            self.client = docker.from_env(timeout=timeout)
+            self.client.ping()
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise EngineError(f"cannot reach the Docker engine ({_first_line(exc)}); "
+                              "start dockerd or set DOCKER_HOST") from None
+        self.api = self.client.api
+
+    # -- images -------------------------------------------------------------------------
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        try:
+            info: dict[str, Any] = self.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            raise ImageNotFound(
+                f"image {ref!r} is not on the engine; build or load it first "
+                "(the suite never pulls: it checks exactly the image you have)") from None
+        except docker.errors.APIError as exc:
+            raise EngineError(f"inspecting image {ref!r}: {_first_line(exc)}") from None
+        return info
+
+    def image_tar_stream(self, ref: str) -> Iterator[bytes]:
+        """`docker save` of one image, streamed in chunks (never held whole in memory)."""
+        try:
+            stream: Iterator[bytes] = self.api.get_image(ref, chunk_size=1 << 20)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"saving image {ref!r}: {_first_line(exc)}") from None
+        return stream
+
+    def engine_version(self) -> dict[str, Any]:
+        version: dict[str, Any] = self.api.version()
+        return version
+
+    # -- containers ---------------------------------------------------------------------
+
+    def start(self, plan: LaunchPlan) -> Launch:
+        volume_names = [self._create_volume(plan, i) for i in range(len(plan.volumes))]
+        mounts = [
+            docker.types.Mount(target=vol.target, source=name, type="volume", no_copy=True,
+                               read_only=vol.read_only)
+            for vol, name in zip(plan.volumes, volume_names, strict=True)
+        ]
+        host_config = self.api.create_host_config(
+            mounts=mounts,
+            port_bindings={port: ("127.0.0.1", None) for port in plan.ports},
+            mem_limit=plan.mem_limit,
+            pids_limit=plan.pids_limit,
+            network_mode=plan.network or "bridge",
+            privileged=False,
+            cap_drop=["NET_RAW"],
+            log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}},
+        )
+        networking = None
+        if plan.network and plan.network_aliases:
+            networking = self.api.create_networking_config(
+                {plan.network: self.api.create_endpoint_config(aliases=plan.network_aliases)})
+        try:
+            created = self.api.create_container(
+                image=plan.image,
+                entrypoint=plan.entrypoint,
+                command=plan.command,
+                environment=plan.env,
+                user=plan.user or "",
+                working_dir=plan.working_dir,
+                hostname=plan.hostname,
+                ports=plan.ports,
+                labels={**self.labels, **plan.labels},
+                host_config=host_config,
+                networking_config=networking,
+                stop_timeout=plan.stop_timeout,
+                detach=True,
+            )
+        except docker.errors.APIError as exc:
+            self._remove_volumes(volume_names)
+            raise EngineError(f"creating the {plan.name!r} container: {_first_line(exc)}") from None
+        launch = Launch(plan=plan, container_id=created["Id"], volume_names=volume_names)
+        try:
+            if plan.files:
+                self._copy_in(launch.container_id, plan.files)
+            launch.started_at = time.monotonic()
+            self.api.start(launch.container_id)
+            launch.host_ports = self._host_ports(launch.container_id, plan.ports)
+        except docker.errors.APIError as exc:
+            launch.ready_error = f"the engine refused to start the container: {_first_line(exc)}"
+        return launch
+
+    def _create_volume(self, plan: LaunchPlan, index: int) -> str:
+        vol = plan.volumes[index]
+        opts: dict[str, str] = {}
+        if vol.owner is not None:
+            uid, gid = vol.owner
+            opts = {"type": "tmpfs", "device": "tmpfs", "o": f"size={vol.size},uid={uid},gid={gid}"}
+        created = self.api.create_volume(driver="local", driver_opts=opts or None, labels=self.labels)
+        return str(created["Name"])
+
+    def _copy_in(self, container_id: str, files: list[FileDrop]) -> None:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            dirs: set[str] = set()
+            for drop in files:
+                parts = drop.path.strip("/").split("/")
+                for depth in range(1, len(parts)):
+                    d = "/".join(parts[:depth])
+                    if d not in dirs:
+                        dirs.add(d)
+                        info = tarfile.TarInfo(d)
+                        info.type, info.mode = tarfile.DIRTYPE, 0o755
+                        tar.addfile(info)
+                info = tarfile.TarInfo("/".join(parts))
+                info.size, info.mode, info.uid, info.gid = len(drop.content), drop.mode, drop.uid, drop.gid
+                tar.addfile(info, io.BytesIO(drop.content))
+        self.api.put_archive(container_id, "/", buffer.getvalue())
+
+    def _host_ports(self, container_id: str, ports: list[int]) -> dict[int, int]:
+        info = self.api.inspect_container(container_id)
+        bound = info["NetworkSettings"]["Ports"] or {}
+        out = {}
+        for port in ports:
+            bindings = bound.get(f"{port}/tcp") or []
+            for binding in bindings:
+                if binding.get("HostIp") in ("127.0.0.1", ""):
+                    out[port] = int(binding["HostPort"])
+        return out
+
+    def state(self, container_id: str) -> dict[str, Any]:
+        try:
+            state: dict[str, Any] = self.api.inspect_container(container_id)["State"]
+        except docker.errors.NotFound:
+            return {"Status": "removed", "Running": False, "ExitCode": None}
+        return state
+
+    def is_running(self, container_id: str) -> bool:
+        return bool(self.state(container_id).get("Running"))
+
+    def top_pids(self, container_id: str) -> list[int]:
+        """Host PIDs of every process in the container."""
+        try:
+            top = self.api.top(container_id, ps_args="-o pid")
+        except docker.errors.APIError:
+            return []
+        return [int(row[0]) for row in top.get("Processes") or [] if row and row[0].isdigit()]
+
+    def exec_run(self, container_id: str, argv: list[str], user: str = "",
+                 timeout: float = 30.0) -> tuple[int | None, str]:
+        """Run a command inside the container; output is capped so a flood cannot hurt us."""
+        try:
+            exec_id = self.api.exec_create(container_id, argv, user=user, stdout=True, stderr=True)
+            chunks: list[bytes] = []
+            size = 0
+            deadline = time.monotonic() + timeout
+            for chunk in self.api.exec_start(exec_id, stream=True):
+                if size < 64 * 1024:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                if time.monotonic() > deadline:
+                    break
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError as exc:
+            return None, _first_line(exc)
+        return code, b"".join(chunks).decode("utf-8", "replace")
+
+    def log_tail(self, container_id: str, lines: int = LOG_TAIL_LINES) -> list[str]:
+        try:
+            raw = self.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
+            return []
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return [line[:LOG_LINE_MAX] for line in text.splitlines()[-lines:]]
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        self.api.stop(container_id, timeout=timeout)
+
+    def kill(self, container_id: str, signal: str) -> None:
+        self.api.kill(container_id, signal=signal)
+
+    def remove(self, launch: Launch) -> None:
+        try:
+            self.api.remove_container(launch.container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError:
+            return
+        self._remove_volumes(launch.volume_names)
+
+    def _remove_volumes(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                self.api.remove_volume(name, force=True)
+            except docker.errors.APIError:
+                pass
+
+    # -- sweeps -------------------------------------------------------------------------
+
+    def sweep(self, run_id: str | None = None) -> int:
+        """Remove what a run created: this run's (default), or every dead run's on this host."""
+        removed = 0
+        label_filter = f"{RUN_LABEL}={run_id or self.run_id}"
+        stale_only = run_id == "*stale*"
+        if stale_only:
+            label_filter = RUN_LABEL
+        for container in self.api.containers(all=True, filters={"label": label_filter}):
+            if stale_only and not owner_is_gone(container.get("Labels") or {}):
+                continue
+            try:
+                self.api.remove_container(container["Id"], force=True, v=True)
+                removed += 1
+            except docker.errors.APIError:
+                pass
+        for kind, lister, remover in (
+            ("network", self.api.networks, self.api.remove_network),
+        ):
+            del kind
+            for item in lister(filters={"label": label_filter}):
+                if stale_only and not owner_is_gone(item.get("Labels") or {}):
+                    continue
+                try:
+                    remover(item["Id"])
+                    removed += 1
+                except docker.errors.APIError:
+                    pass
+        volumes = (self.api.volumes(filters={"label": label_filter}) or {}).get("Volumes") or []
+        for volume in volumes:
+            if stale_only and not owner_is_gone(volume.get("Labels") or {}):
+                continue
+            try:
+                self.api.remove_volume(volume["Name"], force=True)
+                removed += 1
+            except docker.errors.APIError:
+                pass
+        return removed
+
+    def sweep_stale(self) -> int:
+        return self.sweep("*stale*")
+
+    def create_network(self, name: str) -> str:
+        created = self.api.create_network(name, driver="bridge", internal=True, labels=self.labels)
+        return str(created["Id"])
+
+    def remove_network(self, name: str) -> None:
+        try:
+            self.api.remove_network(name)
+        except docker.errors.APIError:
+            pass
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

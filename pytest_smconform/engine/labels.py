@@ -1,0 +1,37 @@
+"""Labels that mark everything the suite creates, so a sweep can find and remove it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+
+RUN_LABEL = "io.smconform.run"
+PID_LABEL = "io.smconform.pid"
+HOST_LABEL = "io.smconform.host"
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def labels_for(run_id: str) -> dict[str, str]:
+    return {RUN_LABEL: run_id, PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
+
+
+def owner_is_gone(labels: dict[str, str]) -> bool:
+    """True when the run that created a resource was on this host and its process is dead."""
+    if labels.get(HOST_LABEL) != socket.gethostname():
+        return False
+    try:
+        pid = int(labels.get(PID_LABEL, ""))
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

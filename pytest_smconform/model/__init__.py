@@ -1,0 +1,1 @@
+"""Pure SageMaker semantics: no I/O, no pytest, no docker."""

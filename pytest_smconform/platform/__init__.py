@@ -1,0 +1,72 @@
+"""How the platform starts an image: one module per way of launching, registered by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..engine.docker_engine import Launch
+    from ..engine.plan import LaunchPlan
+    from ..spec.model import LaunchDecl
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A deliberate change to the platform's launch, for fuzzing or for finding a root cause."""
+
+    home: str = "empty"  # empty: a fresh volume as the platform mounts; image: the image's own
+    optml: str = "platform"  # platform: /opt/ml mounted over, metadata inside; none: untouched
+    use_config: bool = True  # False: ignore the declared ContainerConfig
+    extra_env: tuple[tuple[str, str], ...] = ()
+    wait: str = "ready"  # ready: the platform's health check; listening: a process owns the port
+
+    def describe(self) -> str:
+        parts = []
+        if self.home != "empty":
+            parts.append("home from the image")
+        if self.optml != "platform":
+            parts.append("/opt/ml not mounted")
+        if not self.use_config:
+            parts.append("no ContainerConfig")
+        if self.extra_env:
+            parts.append(f"{len(self.extra_env)} ContainerEnvironment variables")
+        return ", ".join(parts) or "as the platform launches it"
+
+
+@dataclass(frozen=True)
+class PlatformLauncher:
+    name: str
+    plan: Callable[[RunContext, LaunchDecl, Variant], LaunchPlan]
+    wait_ready: Callable[[RunContext, Launch, LaunchDecl, Variant], None]
+
+
+_REGISTRY: dict[str, PlatformLauncher] = {}
+
+
+def register(launcher: PlatformLauncher) -> PlatformLauncher:
+    _REGISTRY[launcher.name] = launcher
+    return launcher
+
+
+def launcher(name: str) -> PlatformLauncher:
+    _load_builtins()
+    return _REGISTRY[name]
+
+
+def known_platforms() -> set[str]:
+    _load_builtins()
+    return set(_REGISTRY)
+
+
+def _load_builtins() -> None:
+    from . import studio  # noqa: F401  (registers itself)
+
+
+def param(decl: LaunchDecl, ctx: RunContext, key: str) -> Any:
+    """A launch setting: the launch's own `with`, else the profile parameter of that name."""
+    if key in decl.params:
+        return decl.params[key]
+    return ctx.param(key)

@@ -1,0 +1,102 @@
+"""Waiting for an app without fixed sleeps: poll quickly, back off, stop at the first decisive sign."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import requests
+
+from ..engine import procfs
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..engine.docker_engine import Launch
+
+
+def poll(until: Callable[[], bool], timeout: float, first: float = 0.05, most: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    delay = first
+    while True:
+        if until():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, most)
+
+
+def exited(ctx: RunContext, launch: Launch) -> str | None:
+    state = ctx.engine.state(launch.container_id)
+    if state.get("Running"):
+        return None
+    return f"the container exited with code {state.get('ExitCode')} before it was ready"
+
+
+def app_listener_pid(ctx: RunContext, launch: Launch, port: int) -> int | None:
+    """Host PID of the process that owns the LISTEN socket on `port`, if any."""
+    pids = ctx.engine.top_pids(launch.container_id)
+    if not procfs.visible(pids):
+        return None
+    inodes = {lst.inode for lst in procfs.listeners(pids[0]) if lst.port == port}
+    if not inodes:
+        return None
+    for pid in sorted(pids):
+        if procfs.socket_inodes(pid) & inodes:
+            return pid
+    return None
+
+
+def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: float,
+              settle: float = 8.0) -> None:
+    """Poll `path` until 200; stop early when the container exits or a non-200 answer persists."""
+    detail = launch.ready_detail
+    first_answer: list[float] = []
+
+    def check() -> bool:
+        if exited(ctx, launch):
+            return True
+        if port not in launch.host_ports:
+            return False
+        try:
+            response = requests.get(launch.url(port, path), timeout=2, allow_redirects=False)
+        except requests.RequestException as exc:
+            detail["last_error"] = type(exc).__name__
+            return False
+        detail["status"] = response.status_code
+        detail["body"] = response.text[:500]
+        if response.status_code == 200:
+            launch.ready_at = time.monotonic()
+            return True
+        if not first_answer:
+            first_answer.append(time.monotonic())
+        return time.monotonic() - first_answer[0] > settle
+
+    done = poll(check, timeout)
+    if launch.ready_at is not None:
+        return
+    launch.ready_error = exited(ctx, launch) or (
+        f"GET {path} on port {port} kept answering {detail['status']}" if "status" in detail
+        else f"nothing answered on port {port} within {timeout:g} s" if not done
+        else "not ready")
+
+
+def wait_listening(ctx: RunContext, launch: Launch, port: int, timeout: float) -> None:
+    found: list[int] = []
+
+    def check() -> bool:
+        if exited(ctx, launch):
+            return True
+        pid = app_listener_pid(ctx, launch, port)
+        if pid is not None:
+            found.append(pid)
+            return True
+        return False
+
+    poll(check, timeout)
+    if found:
+        launch.ready_at = time.monotonic()
+        launch.ready_detail["app_pid"] = found[0]
+    else:
+        launch.ready_error = exited(ctx, launch) or f"no process listened on port {port} within {timeout:g} s"

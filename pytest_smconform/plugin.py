@@ -1,0 +1,109 @@
+"""pytest entry point. Kept import-light: nothing heavy loads unless --smconform is given."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .session import SmconformSession
+
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+SESSION_KEY = pytest.StashKey["SmconformSession"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smconform", "SageMaker conformance (pytest-smconform)")
+    group.addoption("--smconform", dest="smconform", metavar="PROFILE", default=None,
+                    help="check an image against a profile: jupyterlab, kernelgateway, processing, "
+                         "local-mode, spaces (or one of your spec files)")
+    group.addoption("--smconform-image", dest="smconform_image", metavar="REF", default=None,
+                    help="the image to check (or give it as a positional argument)")
+    group.addoption("--smconform-report", dest="smconform_report", metavar="PATH", default=None,
+                    help="write the JSON report there (also on failure or interruption)")
+    group.addoption("--smconform-option", dest="smconform_option", metavar="KEY=VALUE", action="append",
+                    default=[], help="override a profile parameter (repeatable); --smconform-list shows them")
+    group.addoption("--smconform-level", dest="smconform_level", choices=("must", "should"), default=None,
+                    help="'must': SHOULD requirements are reported but do not fail the run")
+    group.addoption("--smconform-spec", dest="smconform_spec", metavar="PATH", action="append", default=[],
+                    help="an extra spec file (repeatable): new profiles or extensions of shipped ones")
+    group.addoption("--smconform-container-config", dest="smconform_container_config", metavar="PATH",
+                    default=None, help="JSON ContainerConfig (ContainerEntrypoint, ContainerArguments, "
+                                       "ContainerEnvironmentVariables) Studio will use")
+    group.addoption("--smconform-seed", dest="smconform_seed", type=int, default=None,
+                    help="seed for fuzzed requirements (printed in every failure)")
+    parser.addini("smconform_profile", "default profile for --smconform", default=None)
+    parser.addini("smconform_image", "default image", default=None)
+    parser.addini("smconform_report", "default report path", default=None)
+    parser.addini("smconform_level", "must or should", default=None)
+    parser.addini("smconform_options", "KEY=VALUE profile parameter overrides", type="linelist", default=[])
+    parser.addini("smconform_specs", "extra spec files", type="paths", default=[])
+
+
+def _value(config: pytest.Config, option: str, ini: str) -> Any:
+    given = config.getoption(option)
+    return given if given not in (None, []) else config.getini(ini)
+
+
+def _take_image_args(config: pytest.Config) -> list[str]:
+    """Positional arguments that are image references, not paths: pytest must not collect them."""
+    images = []
+    for arg in list(config.args):
+        if Path(arg).exists() or "::" in arg or not _IMAGE_REF.match(arg):
+            continue
+        images.append(arg)
+        config.args.remove(arg)
+    return images
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "smconform: a SageMaker conformance requirement")
+    profile = _value(config, "smconform", "smconform_profile")
+    if not profile:
+        return
+    from .errors import SmconformError
+    from .session import SmconformSession, build_settings
+
+    positional = _take_image_args(config)
+    try:
+        settings = build_settings(
+            profile=str(profile),
+            image=_value(config, "smconform_image", "smconform_image") or None,
+            positional=positional,
+            report=_value(config, "smconform_report", "smconform_report"),
+            options=list(config.getini("smconform_options")) + list(config.getoption("smconform_option")),
+            level=_value(config, "smconform_level", "smconform_level"),
+            spec_files=[Path(p) for p in config.getini("smconform_specs")]
+            + [Path(p) for p in config.getoption("smconform_spec")],
+            container_config=config.getoption("smconform_container_config"),
+            seed=config.getoption("smconform_seed"),
+            rootdir=Path(str(config.rootpath)),
+        )
+        session = SmconformSession(config, settings)
+    except SmconformError as exc:
+        raise pytest.UsageError(f"smconform: {exc}") from None
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "smconform-session")
+
+
+def smconform_session(config: pytest.Config) -> SmconformSession | None:
+    return config.stash.get(SESSION_KEY, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = smconform_session(config)
+    if session is not None:
+        session.close()
+        config.pluginmanager.unregister(session)
+        del config.stash[SESSION_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    session = smconform_session(config)
+    if session is None:
+        return None
+    return session.header()
+

@@ -1,0 +1,59 @@
+"""Everything a run was asked to do, gathered from options and ini keys, validated once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .model.studio import ContainerConfig
+
+LEVEL_CHOICES = ("must", "should")
+
+
+@dataclass
+class Settings:
+    profile: str
+    image: str | None
+    report_path: Path | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    level: str = "should"
+    spec_files: list[Path] = field(default_factory=list)
+    container_config: ContainerConfig | None = None
+    seed: int | None = None
+
+    def counts_as_failure(self, level: str) -> bool:
+        """SHOULD fails the run unless the user lowered the bar to MUST; INFO never fails."""
+        if level == "MUST":
+            return True
+        return level == "SHOULD" and self.level == "should"
+
+
+def parse_option_pairs(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--smconform-option expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def load_container_config(path: Path) -> ContainerConfig:
+    try:
+        doc: Any = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--smconform-container-config: cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"--smconform-container-config: {path} is not JSON: {exc}") from None
+    if isinstance(doc, dict) and "ContainerConfig" in doc:
+        doc = doc["ContainerConfig"]
+    if not isinstance(doc, dict):
+        raise UsageError(f"--smconform-container-config: {path} must hold a JSON object")
+    unknown = set(doc) - {"ContainerEntrypoint", "ContainerArguments", "ContainerEnvironmentVariables",
+                          "ContainerEnvironment"}
+    if unknown:
+        raise UsageError(f"--smconform-container-config: {path}: unknown keys {sorted(unknown)}")
+    return ContainerConfig.from_api(doc)

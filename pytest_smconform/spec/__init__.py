@@ -1,0 +1,1 @@
+"""Spec files: YAML documents that declare profiles, parameters and requirements."""
