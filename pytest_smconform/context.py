@@ -38,6 +38,8 @@ class RunContext:
     run_id: str = field(default_factory=new_run_id)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     launch_records: list[LaunchRecord] = field(default_factory=list)
+    # Extra top-level report sections a profile adds (e.g. processing's "jobs"); JSON-ready values.
+    report_sections: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._engine: DockerEngine | None = None

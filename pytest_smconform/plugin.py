@@ -35,6 +35,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                        "ContainerEnvironmentVariables) Studio will use")
     group.addoption("--smconform-seed", dest="smconform_seed", type=int, default=None,
                     help="seed for fuzzed requirements (printed in every failure)")
+    group.addoption("--smconform-app-image-config", dest="smconform_app_image_config", metavar="PATH",
+                    default=None, help="kernelgateway: the AppImageConfig JSON Studio Classic would use")
+    group.addoption("--smconform-allow-engine-socket", dest="smconform_allow_engine_socket",
+                    action="store_true", default=False,
+                    help="local-mode: mount this engine's socket into the image (hands it the engine)")
+    group.addoption("--smconform-docker-settings", dest="smconform_docker_settings", metavar="PATH",
+                    default=None, help="local-mode: a DockerSettings JSON document to validate")
+    group.addoption("--smconform-template", dest="smconform_template", metavar="PATH", action="append",
+                    default=[], help="spaces: a WorkspaceTemplate YAML document (repeatable)")
+    group.addoption("--smconform-workspace", dest="smconform_workspace", metavar="PATH", action="append",
+                    default=[], help="spaces: a Workspace YAML document (repeatable)")
+    group.addoption("--smconform-prewarm", dest="smconform_prewarm", metavar="IMAGE,...", default=None,
+                    help="spaces: print the image pre-warming DaemonSet for these images")
+    group.addoption("--smconform-kubeconfig", dest="smconform_kubeconfig", metavar="PATH", default=None,
+                    help="spaces: check templates and workspaces against this live cluster")
     parser.addini("smconform_profile", "default profile for --smconform", default=None)
     parser.addini("smconform_image", "default image", default=None)
     parser.addini("smconform_report", "default report path", default=None)
@@ -82,11 +97,37 @@ def pytest_configure(config: pytest.Config) -> None:
             seed=config.getoption("smconform_seed"),
             rootdir=Path(str(config.rootpath)),
         )
+        _profile_inputs(config, settings)
         session = SmconformSession(config, settings)
     except SmconformError as exc:
         raise pytest.UsageError(f"smconform: {exc}") from None
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "smconform-session")
+
+
+def _profile_inputs(config: pytest.Config, settings: Any) -> None:
+    from .errors import UsageError
+
+    def existing(value: str | None, option: str) -> Path | None:
+        if value is None:
+            return None
+        path = Path(value)
+        if not path.is_file():
+            raise UsageError(f"{option}: file not found: {value}")
+        return path
+
+    settings.app_image_config = existing(config.getoption("smconform_app_image_config"),
+                                         "--smconform-app-image-config")
+    settings.allow_engine_socket = bool(config.getoption("smconform_allow_engine_socket"))
+    settings.docker_settings = existing(config.getoption("smconform_docker_settings"),
+                                        "--smconform-docker-settings")
+    settings.templates = [p for p in (existing(v, "--smconform-template")
+                                      for v in config.getoption("smconform_template")) if p]
+    settings.workspaces = [p for p in (existing(v, "--smconform-workspace")
+                                       for v in config.getoption("smconform_workspace")) if p]
+    prewarm = config.getoption("smconform_prewarm")
+    settings.prewarm = [x.strip() for x in prewarm.split(",") if x.strip()] if prewarm else []
+    settings.kubeconfig = existing(config.getoption("smconform_kubeconfig"), "--smconform-kubeconfig")
 
 
 def smconform_session(config: pytest.Config) -> SmconformSession | None:

@@ -56,10 +56,11 @@ def build_report(state: SmconformSession) -> dict[str, Any]:
         results.append(entry)
     image: dict[str, Any] = {"ref": state.settings.image, "id": None}
     try:
-        image["id"] = ctx.image()["Id"] if state.fatal is None else None
+        image["id"] = ctx.image()["Id"] if state.fatal is None and state.settings.image else None
     except Exception:  # the report must be written even when the engine is gone
         image["id"] = None
     return {
+        **ctx.report_sections,
         "schema": SCHEMA,
         "profile": state.settings.profile,
         "image": image,

@@ -58,7 +58,7 @@ class SmconformSession:
         self.settings = settings
         specs = SpecSet(shipped_spec_files() + settings.spec_files)
         profile = specs.resolve(settings.profile, settings.options, known_kinds(), known_platforms())
-        if settings.image is None:
+        if settings.image is None and not profile.image_optional:
             raise UsageError(f"no image given: pytest --smconform={settings.profile} IMAGE[:TAG]")
         self.ctx = RunContext(settings=settings, profile=profile)
         self.items: list[RequirementItem] = []
@@ -75,7 +75,8 @@ class SmconformSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
-            self.ctx.image()
+            if self.settings.image is not None:
+                self.ctx.image()
         except SmconformError as exc:
             self.fatal = str(exc)
             raise pytest.UsageError(f"smconform: {exc}") from None

@@ -23,6 +23,14 @@ class Settings:
     spec_files: list[Path] = field(default_factory=list)
     container_config: ContainerConfig | None = None
     seed: int | None = None
+    # Profile-specific inputs (each profile's checks read the ones they need).
+    app_image_config: Path | None = None  # kernelgateway: AppImageConfig JSON
+    allow_engine_socket: bool = False  # local-mode: hand the container a real engine socket
+    docker_settings: Path | None = None  # local-mode: DockerSettings JSON
+    templates: list[Path] = field(default_factory=list)  # spaces: WorkspaceTemplate documents
+    workspaces: list[Path] = field(default_factory=list)  # spaces: Workspace documents
+    prewarm: list[str] = field(default_factory=list)  # spaces: images for the pre-warm DaemonSet
+    kubeconfig: Path | None = None  # live cluster checks
 
     def counts_as_failure(self, level: str) -> bool:
         """SHOULD fails the run unless the user lowered the bar to MUST; INFO never fails."""

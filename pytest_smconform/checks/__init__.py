@@ -41,4 +41,9 @@ def known_kinds() -> set[str]:
 
 
 def _load_builtins() -> None:
-    from . import image_static, studio_http, studio_process  # noqa: F401
+    """Import every module of this package once: each registers its kinds with @check_kind."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")

@@ -62,7 +62,12 @@ def known_platforms() -> set[str]:
 
 
 def _load_builtins() -> None:
-    from . import studio  # noqa: F401  (registers itself)
+    """Import every module of this package once: each registers its launcher."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 def param(decl: LaunchDecl, ctx: RunContext, key: str) -> Any:

@@ -157,6 +157,7 @@ class SpecSet:
             launches=launches,
             requirements=requirements,
             files=[str(d.located.path) for d in docs],
+            image_optional=any(d.located.data.get("image") == "optional" for d in docs),
         )
 
 

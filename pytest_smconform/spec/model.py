@@ -58,6 +58,7 @@ class Profile:
     launches: dict[str, LaunchDecl]
     requirements: list[Requirement]
     files: list[str] = field(default_factory=list)
+    image_optional: bool = False
 
     def requirement(self, req_id: str) -> Requirement:
         for req in self.requirements:
