@@ -49,6 +49,7 @@ class RunContext:
         self._launches: dict[tuple[str, Variant], Future[Launch]] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smconform")
         self._closed = False
+        self.cancel = threading.Event()  # set on close: every wait returns at once
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -174,6 +175,7 @@ class RunContext:
     def close(self) -> None:
         """Remove every container, volume and network this run created."""
         self._closed = True
+        self.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._engine is not None:
             self._engine.sweep()

@@ -26,7 +26,7 @@ class ProfileCollector(pytest.Collector):
         profile = self.session_state.ctx.profile
         ordered = sorted(profile.requirements, key=lambda r: (r.check in DESTRUCTIVE, profile.requirements.index(r)))
         for req in ordered:
-            cases = [c.name for c in req.cases] or [None]
+            cases: list[str | None] = [c.name for c in req.cases] or [None]
             for case in cases:
                 name = req.id if case is None else f"{req.id}[{case}]"
                 item = RequirementItem.from_parent(self, name=name, requirement=req, case=case)

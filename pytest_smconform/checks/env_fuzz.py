@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     from ..context import RunContext
     from ..spec.model import Requirement
 
-_VALUE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+_VALUE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 _FREE_NAME = st.from_regex(r"\ASMCONFORM_[A-Z0-9_]{1,16}\Z")
 
 
 def environment_strategy(platform_names: list[str]) -> st.SearchStrategy[dict[str, str]]:
-    reserved = st.sampled_from(sorted(platform_names) + ["AWS_PROFILE", "SAGEMAKER_INTERNAL_IMAGE_URI"])
+    reserved = st.sampled_from([*sorted(platform_names), "AWS_PROFILE", "SAGEMAKER_INTERNAL_IMAGE_URI"])
     return st.dictionaries(st.one_of(reserved, _FREE_NAME), _VALUE, max_size=ENVIRONMENT_MAX_ITEMS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import threading
@@ -56,7 +57,8 @@ class DockerEngine:
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise EngineError(f"cannot reach the Docker engine ({_first_line(exc)}); "
                               "start dockerd or set DOCKER_HOST") from None
-        self.api = self.client.api
+        # The SDK's bundled hints disagree with its documented call forms; use it untyped.
+        self.api: Any = self.client.api
 
     # -- images -------------------------------------------------------------------------
 
@@ -236,63 +238,49 @@ class DockerEngine:
 
     def _remove_volumes(self, names: list[str]) -> None:
         for name in names:
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 self.api.remove_volume(name, force=True)
-            except docker.errors.APIError:
-                pass
 
     # -- sweeps -------------------------------------------------------------------------
 
-    def sweep(self, run_id: str | None = None) -> int:
-        """Remove what a run created: this run's (default), or every dead run's on this host."""
+    def sweep(self, stale: bool = False) -> int:
+        """Remove what this run created, or (stale=True) what dead runs on this host left behind."""
+        label_filter = RUN_LABEL if stale else f"{RUN_LABEL}={self.run_id}"
+
+        def mine(labels: dict[str, str] | None) -> bool:
+            return not stale or owner_is_gone(labels or {})
+
         removed = 0
-        label_filter = f"{RUN_LABEL}={run_id or self.run_id}"
-        stale_only = run_id == "*stale*"
-        if stale_only:
-            label_filter = RUN_LABEL
         for container in self.api.containers(all=True, filters={"label": label_filter}):
-            if stale_only and not owner_is_gone(container.get("Labels") or {}):
-                continue
-            try:
-                self.api.remove_container(container["Id"], force=True, v=True)
-                removed += 1
-            except docker.errors.APIError:
-                pass
-        for kind, lister, remover in (
-            ("network", self.api.networks, self.api.remove_network),
-        ):
-            del kind
-            for item in lister(filters={"label": label_filter}):
-                if stale_only and not owner_is_gone(item.get("Labels") or {}):
-                    continue
-                try:
-                    remover(item["Id"])
-                    removed += 1
-                except docker.errors.APIError:
-                    pass
-        volumes = (self.api.volumes(filters={"label": label_filter}) or {}).get("Volumes") or []
-        for volume in volumes:
-            if stale_only and not owner_is_gone(volume.get("Labels") or {}):
-                continue
-            try:
-                self.api.remove_volume(volume["Name"], force=True)
-                removed += 1
-            except docker.errors.APIError:
-                pass
+            if mine(container.get("Labels")):
+                removed += _quietly(self.api.remove_container, container["Id"], force=True, v=True)
+        for network in self.api.networks(filters={"label": label_filter}):
+            if mine(network.get("Labels")):
+                removed += _quietly(self.api.remove_network, network["Id"])
+        for volume in (self.api.volumes(filters={"label": label_filter}) or {}).get("Volumes") or []:
+            if mine(volume.get("Labels")):
+                removed += _quietly(self.api.remove_volume, volume["Name"], force=True)
         return removed
 
     def sweep_stale(self) -> int:
-        return self.sweep("*stale*")
+        return self.sweep(stale=True)
 
     def create_network(self, name: str) -> str:
         created = self.api.create_network(name, driver="bridge", internal=True, labels=self.labels)
         return str(created["Id"])
 
     def remove_network(self, name: str) -> None:
-        try:
+        with contextlib.suppress(docker.errors.APIError):
             self.api.remove_network(name)
-        except docker.errors.APIError:
-            pass
+
+
+def _quietly(action: Any, *args: Any, **kwargs: Any) -> int:
+    """1 when the engine removed it, 0 when it was already gone or refused (never raises)."""
+    try:
+        action(*args, **kwargs)
+    except docker.errors.APIError:
+        return 0
+    return 1
 
 
 def _first_line(exc: BaseException) -> str:

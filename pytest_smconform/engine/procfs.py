@@ -84,7 +84,7 @@ def listeners(pid: int) -> list[Listener]:
 
 
 def socket_inodes(pid: int) -> set[int]:
-    out = set()
+    out: set[int] = set()
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:

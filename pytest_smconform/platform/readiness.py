@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -15,13 +16,15 @@ if TYPE_CHECKING:
     from ..engine.docker_engine import Launch
 
 
-def poll(until: Callable[[], bool], timeout: float, first: float = 0.05, most: float = 0.5) -> bool:
+def poll(until: Callable[[], bool], timeout: float, first: float = 0.05, most: float = 0.5,
+         cancel: threading.Event | None = None) -> bool:
+    """Call `until` with a growing delay until it is true, the timeout passes, or the run is cancelled."""
     deadline = time.monotonic() + timeout
     delay = first
     while True:
         if until():
             return True
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
             return False
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 1.5, most)
@@ -73,7 +76,7 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
             first_answer.append(time.monotonic())
         return time.monotonic() - first_answer[0] > settle
 
-    done = poll(check, timeout)
+    done = poll(check, timeout, cancel=ctx.cancel)
     if launch.ready_at is not None:
         return
     launch.ready_error = exited(ctx, launch) or (
@@ -94,7 +97,7 @@ def wait_listening(ctx: RunContext, launch: Launch, port: int, timeout: float) -
             return True
         return False
 
-    poll(check, timeout)
+    poll(check, timeout, cancel=ctx.cancel)
     if found:
         launch.ready_at = time.monotonic()
         launch.ready_detail["app_pid"] = found[0]
