@@ -273,6 +273,48 @@ class DockerEngine:
         with contextlib.suppress(docker.errors.APIError):
             self.api.remove_network(name)
 
+    # -- exec in the background, files in and out (kernelgateway) ---------------------------
+
+    def exec_stream(self, container_id: str, argv: list[str], user: str = "", workdir: str | None = None,
+                    environment: dict[str, str] | None = None) -> tuple[str, Iterator[bytes]]:
+        """Start a long-running command; returns its exec id and its output stream (read it in a thread)."""
+        try:
+            exec_id = self.api.exec_create(container_id, argv, user=user, stdout=True, stderr=True,
+                                           workdir=workdir, environment=environment or None)["Id"]
+            stream: Iterator[bytes] = self.api.exec_start(exec_id, stream=True)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"exec {argv[:1]} in the container: {_first_line(exc)}") from None
+        return str(exec_id), stream
+
+    def exec_state(self, exec_id: str) -> dict[str, Any]:
+        """Running, ExitCode and Pid (a host PID) of an exec."""
+        try:
+            state: dict[str, Any] = self.api.exec_inspect(exec_id)
+        except docker.errors.APIError:
+            return {"Running": False, "ExitCode": None, "Pid": 0}
+        return state
+
+    def put_archive(self, container_id: str, directory: str, data: bytes) -> None:
+        """Unpack a tar archive into an existing directory of the container (it is left as it is)."""
+        try:
+            self.api.put_archive(container_id, directory, data)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"copying files into {directory}: {_first_line(exc)}") from None
+
+    def read_file(self, container_id: str, path: str, limit: int = 1 << 20) -> bytes | None:
+        """The content of one regular file of the container (None: missing, not a file or too big)."""
+        try:
+            stream, stat = self.api.get_archive(container_id, path)
+        except docker.errors.APIError:
+            return None
+        if stat.get("size", 0) > limit:
+            return None
+        raw = b"".join(stream)
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            handle = tar.extractfile(member) if member is not None else None
+            return handle.read() if handle is not None else None
+
 
 def _quietly(action: Any, *args: Any, **kwargs: Any) -> int:
     """1 when the engine removed it, 0 when it was already gone or refused (never raises)."""

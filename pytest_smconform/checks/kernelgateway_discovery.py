@@ -1,0 +1,89 @@
+"""Find the image's kernelspecs the way Studio Classic's gateway does, inside the launched container.
+
+The image's python (first `python3`, then `python` on the image's PATH, run as the declared
+user) gives `sys.prefix`; its `share/jupyter`, the image's JUPYTER_PATH and the system
+Jupyter directories are searched in that order; conda environments (a `conda-meta/`
+directory) offer their kernels as `conda-env-<name>-<kernel>`. kernel.json files are read
+from the running container.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..model.kernelgateway import (
+    AppImageConfig,
+    KernelLocation,
+    KernelSpec,
+    locate_kernels,
+    parse_kernelspec,
+)
+from ..platform.kernelgateway import declared_config
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..engine.docker_engine import Launch
+
+_LOCK = threading.Lock()
+
+
+@dataclass
+class Discovery:
+    python: str | None  # the python command that answered
+    sys_prefix: str | None
+    python_problem: str
+    locations: list[KernelLocation] = field(default_factory=list)
+    specs: dict[str, KernelSpec] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)  # name -> why its kernel.json is unusable
+
+    def names(self) -> list[str]:
+        return [loc.name for loc in self.locations]
+
+
+def image_env(ctx: RunContext) -> dict[str, str]:
+    env = {}
+    for item in ctx.image_config().get("Env") or []:
+        key, _, value = str(item).partition("=")
+        env[key] = value
+    return env
+
+
+def find_sys_prefix(ctx: RunContext, launch: Launch, cfg: AppImageConfig) -> tuple[str | None, str | None, str]:
+    problems = []
+    for python in ("python3", "python"):
+        code, output = ctx.engine.exec_run(launch.container_id, [python, "-c", "import sys; print(sys.prefix)"],
+                                           user=f"{cfg.uid}:{cfg.gid}")
+        lines = [line for line in output.strip().splitlines() if line.startswith("/")]
+        if code == 0 and lines:
+            return python, lines[-1].strip(), ""
+        problems.append(f"`{python}`: {output.strip()[:120] or f'exit code {code}'}")
+    return None, None, "; ".join(problems)
+
+
+def discover(ctx: RunContext, launch: Launch) -> Discovery:
+    """Kernelspecs of the launched container (computed once per launch)."""
+    with _LOCK:
+        cached = launch.ready_detail.get("kg_discovery")
+        if isinstance(cached, Discovery):
+            return cached
+        cfg = declared_config(ctx)
+        python, prefix, problem = find_sys_prefix(ctx, launch, cfg)
+        paths = set(ctx.layers().final_tree())
+        if any(vol.target == cfg.mount_path for vol in launch.plan.volumes):
+            hidden = cfg.mount_path.rstrip("/") + "/"  # the platform's volume hides the image's files there
+            paths = {p for p in paths if not p.startswith(hidden)}
+        found = Discovery(python, prefix, problem)
+        found.locations = locate_kernels(paths, image_env(ctx).get("JUPYTER_PATH", ""), prefix)
+        for loc in found.locations:
+            raw = ctx.engine.read_file(launch.container_id, f"{loc.directory}/kernel.json")
+            if raw is None:
+                found.broken[loc.name] = f"{loc.directory}/kernel.json cannot be read"
+                continue
+            try:
+                found.specs[loc.name] = parse_kernelspec(loc, raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                found.broken[loc.name] = f"{loc.directory}/kernel.json: {exc}"
+        launch.ready_detail["kg_discovery"] = found
+        return found

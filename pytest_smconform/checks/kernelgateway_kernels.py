@@ -1,0 +1,307 @@
+"""Start each declared kernel inside the container and talk to it over the Jupyter protocol.
+
+Like the platform's gateway, the suite writes a connection file, runs the kernelspec's argv
+as the declared UID/GID with the mount path as working directory, and sends requests on the
+kernel's shell channel. The client is the suite's own (ZMTP 3.0 + signed Jupyter messages,
+`model/jupyter_wire.py`) and reaches the kernel through ports published on 127.0.0.1, so
+nothing but the kernel itself is needed in the image.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import socket
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..engine import procfs
+from ..errors import EngineError
+from ..model.jupyter_wire import (
+    GREETING_SIZE,
+    FrameReader,
+    Message,
+    WireError,
+    check_greeting,
+    command_name,
+    connection_info,
+    greeting,
+    multipart,
+    parse,
+    ready_command,
+    request,
+)
+from ..model.kernelgateway import AppImageConfig, KernelSpec, is_python, kernel_argv, kernel_env
+from ..platform.kernelgateway import declared_config, kernel_ports
+from ..platform.readiness import poll
+from .kernelgateway_discovery import discover, image_env
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..engine.docker_engine import Launch
+
+_LOCK = threading.Lock()
+OUTPUT_LIMIT = 16 * 1024
+PROBE_NAME = ".smconform-kernel-probe"
+
+
+class ShellConnection:
+    """A DEALER connected to a kernel's ROUTER shell socket."""
+
+    def __init__(self, host: str, port: int, key: bytes, timeout: float) -> None:
+        self.key = key
+        self.session = uuid.uuid4().hex
+        self.reader = FrameReader()
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            deadline = time.monotonic() + timeout
+            self.sock.sendall(greeting())
+            check_greeting(self._exact(GREETING_SIZE, deadline))
+            self.sock.sendall(ready_command("DEALER"))
+            kind, parts = self._next(deadline)
+            if kind != "command" or command_name(parts[0]) != "READY":
+                raise WireError(f"expected the kernel's READY, got {kind} {parts[0][:20]!r}")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _recv(self, deadline: float, size: int) -> bytes:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no answer in time")
+        self.sock.settimeout(remaining)
+        data = self.sock.recv(size)
+        if not data:
+            raise ConnectionError("the kernel closed the connection")
+        return data
+
+    def _exact(self, size: int, deadline: float) -> bytes:
+        data = b""
+        while len(data) < size:
+            data += self._recv(deadline, size - len(data))
+        return data
+
+    def _next(self, deadline: float) -> tuple[str, list[bytes]]:
+        while True:
+            taken = self.reader.take_message()
+            if taken is not None:
+                return taken
+            self.reader.feed(self._recv(deadline, 1 << 16))
+
+    def call(self, msg_type: str, content: dict[str, Any], timeout: float) -> Message:
+        """Send a request; return the reply to it (other messages are skipped)."""
+        msg_id, parts = request(self.key, self.session, msg_type, content)
+        self.sock.sendall(multipart(parts))
+        deadline = time.monotonic() + timeout
+        while True:
+            kind, frames = self._next(deadline)
+            if kind != "message":
+                continue
+            message = parse(self.key, frames)
+            if message.replies_to(msg_id):
+                return message
+
+
+@dataclass
+class KernelRun:
+    """What happened when one declared kernel was started and asked to run code."""
+
+    name: str
+    ok: bool = False
+    problem: str = ""
+    pid: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    cwd: str | None = None
+    home_write: str | None = None  # "ok", an error text, or None (not a Python kernel)
+    language: str = ""
+    seconds: float = 0.0
+    output: str = ""
+    result: str = ""
+
+    def describe(self) -> str:
+        if self.ok:
+            who = f" as {self.uid}:{self.gid}" if self.uid is not None else ""
+            return f"{self.name} answered execute_request{who} after {self.seconds:.1f} s"
+        tail = " | ".join(self.output.strip().splitlines()[-3:])[:300]
+        return f"{self.name}: {self.problem}" + (f" (kernel output: {tail})" if tail else "")
+
+
+def _collect(stream: Iterator[bytes], sink: list[bytes]) -> None:
+    size = 0
+    try:
+        for chunk in stream:
+            if size < OUTPUT_LIMIT:
+                sink.append(chunk)
+                size += len(chunk)
+    except Exception:  # the stream ends with the container
+        return
+
+
+def python_code(mount_path: str) -> tuple[str, dict[str, str]]:
+    probe = f"{mount_path.rstrip('/')}/{PROBE_NAME}"
+    code = (
+        "import os as _smc_os\n"
+        "try:\n"
+        f"    with open({probe!r}, 'w') as _smc_f:\n"
+        "        _smc_f.write('ok')\n"
+        f"    _smc_os.remove({probe!r})\n"
+        "    _smc_write = 'ok'\n"
+        "except Exception as _smc_e:\n"
+        "    _smc_write = repr(_smc_e)\n"
+        "_smc_sum = 6 * 7\n"
+    )
+    expressions = {"ids": "(_smc_os.getuid(), _smc_os.getgid())", "write": "_smc_write",
+                   "cwd": "_smc_os.getcwd()", "sum": "_smc_sum"}
+    return code, expressions
+
+
+def _expression(reply: dict[str, Any], name: str) -> Any:
+    item = (reply.get("user_expressions") or {}).get(name) or {}
+    text = (item.get("data") or {}).get("text/plain")
+    if item.get("status") != "ok" or not isinstance(text, str):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _connection_file(ctx: RunContext, launch: Launch, cfg: AppImageConfig, index: int,
+                     key: str) -> str:
+    name = f"smconform-kernel-{index}.json"
+    content = json.dumps(connection_info(key, kernel_ports(index))).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.uid, info.gid = len(content), 0o600, cfg.uid, cfg.gid
+        tar.addfile(info, io.BytesIO(content))
+    for directory in ("/tmp", "/opt/ml"):
+        try:
+            ctx.engine.put_archive(launch.container_id, directory, buffer.getvalue())
+            return f"{directory}/{name}"
+        except EngineError:
+            continue
+    raise EngineError("no /tmp or /opt/ml to hold the kernel's connection file")
+
+
+def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, timeout: float) -> KernelRun:
+    cfg = declared_config(ctx)
+    run = KernelRun(spec.name, language=spec.language)
+    ports = kernel_ports(index)
+    if ports["shell"] not in launch.host_ports:
+        run.problem = "the kernel's shell port was not published"
+        return run
+    key = uuid.uuid4().hex
+    started = time.monotonic()
+    connection_file = _connection_file(ctx, launch, cfg, index, key)
+    argv = kernel_argv(spec, connection_file)
+    env = kernel_env(spec, image_env(ctx).get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+    exec_id, stream = ctx.engine.exec_stream(launch.container_id, argv, user=f"{cfg.uid}:{cfg.gid}",
+                                             workdir=cfg.mount_path, environment=env)
+    sink: list[bytes] = []
+    threading.Thread(target=_collect, args=(stream, sink), daemon=True).start()
+    connection: list[ShellConnection] = []
+    errors: list[str] = []
+
+    def connected() -> bool:
+        state = ctx.engine.exec_state(exec_id)
+        if not state.get("Running"):
+            errors.append(f"the kernel process exited with code {state.get('ExitCode')} before it answered")
+            return True
+        try:
+            conn = ShellConnection("127.0.0.1", launch.host_ports[ports["shell"]], key.encode(), timeout=3)
+        except (OSError, WireError) as exc:
+            errors[:] = [f"no kernel_info_reply on the shell port ({type(exc).__name__}: {exc})"]
+            return False
+        try:
+            conn.call("kernel_info_request", {}, timeout=5)
+        except (OSError, WireError) as exc:
+            conn.close()
+            errors[:] = [f"no kernel_info_reply on the shell port ({type(exc).__name__}: {exc})"]
+            return False
+        connection.append(conn)
+        return True
+
+    poll(connected, timeout, first=0.2, most=1.0)
+    run.pid = int(ctx.engine.exec_state(exec_id).get("Pid") or 0) or None
+    try:
+        if not connection:
+            run.problem = errors[-1] if errors else f"no kernel_info_reply within {timeout:g} s"
+            return run
+        _execute(connection[0], run, spec, cfg, timeout)
+    finally:
+        for conn in connection:
+            conn.close()
+        run.seconds = time.monotonic() - started
+        run.output = b"".join(sink).decode("utf-8", "replace")
+        _identity_from_proc(run)
+    return run
+
+
+def _execute(conn: ShellConnection, run: KernelRun, spec: KernelSpec, cfg: AppImageConfig, timeout: float) -> None:
+    python = is_python(spec)
+    code, expressions = python_code(cfg.mount_path) if python else ("1", {})
+    try:
+        reply = conn.call("execute_request", {
+            "code": code, "silent": False, "store_history": False, "user_expressions": expressions,
+            "allow_stdin": False, "stop_on_error": True}, timeout=timeout)
+    except (OSError, WireError) as exc:
+        run.problem = f"no execute_reply ({type(exc).__name__}: {exc})"
+        return
+    content = reply.content
+    if reply.msg_type != "execute_reply" or content.get("status") != "ok":
+        run.problem = (f"execute_request answered {reply.msg_type} with status {content.get('status')!r}"
+                       f" ({content.get('ename', '')}: {content.get('evalue', '')})")
+        return
+    if python:
+        ids, total = _expression(content, "ids"), _expression(content, "sum")
+        if total != 42:
+            run.problem = f"the code did not run as sent: 6 * 7 gave {total!r}"
+            return
+        if isinstance(ids, tuple) and len(ids) == 2:
+            run.uid, run.gid = int(ids[0]), int(ids[1])
+        write, cwd = _expression(content, "write"), _expression(content, "cwd")
+        run.home_write = str(write) if write is not None else None
+        run.cwd = str(cwd) if cwd is not None else None
+        run.result = "6 * 7 == 42"
+    else:
+        run.result = f"status ok, execution_count {content.get('execution_count')}"
+    run.ok = True
+
+
+def _identity_from_proc(run: KernelRun) -> None:
+    if run.pid is None or run.uid is not None:
+        return
+    info = procfs.proc_info(run.pid)
+    if info is not None:
+        run.uid, run.gid = info.euid, info.egid
+
+
+def kernel_runs(ctx: RunContext, launch: Launch, timeout: float) -> dict[str, KernelRun]:
+    """Start every declared kernel of this launch once; the results are shared by the checks."""
+    with _LOCK:
+        cached = launch.ready_detail.get("kg_kernels")
+        if isinstance(cached, dict):
+            return cached
+        cfg = declared_config(ctx)
+        found = discover(ctx, launch)
+        runs: dict[str, KernelRun] = {}
+        for index, name in enumerate(cfg.kernel_names):
+            spec = found.specs.get(name)
+            if spec is None:
+                runs[name] = KernelRun(name, problem=found.broken.get(name, "no kernelspec of that name"))
+                continue
+            runs[name] = start_kernel(ctx, launch, spec, index, timeout)
+        launch.ready_detail["kg_kernels"] = runs
+        return runs
+

@@ -1,0 +1,125 @@
+"""Studio Classic (KernelGateway app): how the platform starts a custom image.
+
+The platform overrides ENTRYPOINT and CMD and runs its own Kernel Gateway on port 8888
+(from the tools it injects under /opt/.sagemakerinternal). The suite stands in for that
+gateway with a tiny keeper it controls (a shell loop that ends on SIGTERM, never listening
+on any port), runs the container as the AppImageConfig's DefaultUid/DefaultGid, mounts an
+empty volume at its MountPath and /opt/ml with the metadata file, and publishes the ports it
+will give each declared kernel's shell channel, so the suite can talk to the kernels from the host.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from typing import TYPE_CHECKING
+
+from ..engine.plan import LaunchPlan, VolumeMount
+from ..errors import UsageError
+from ..model.jupyter_wire import CHANNELS
+from ..model.kernelgateway import AppImageConfig, ConfigError, KernelDecl
+from ..model.studio import resource_metadata
+from . import PlatformLauncher, Variant, param, register
+from .readiness import exited, poll
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..engine.docker_engine import Launch
+    from ..spec.model import LaunchDecl
+
+KERNEL_PORT_BASE = 50100  # kernel i gets ports KERNEL_PORT_BASE + 10 * i + (0..4)
+KERNEL_PORTS_PER_KERNEL = 10
+KEEPER = ("trap 'exit 0' TERM INT HUP QUIT; "
+          "while sleep 3600 & wait $!; do :; done; "
+          "echo 'smconform: the stand-in gateway needs `sleep` in the image' >&2; exit 127")
+
+
+def declared_config(ctx: RunContext) -> AppImageConfig:
+    """The AppImageConfig a user would attach: --smconform-app-image-config over the profile defaults."""
+    defaults = AppImageConfig(
+        kernels=tuple(KernelDecl(str(n)) for n in ctx.param("kernels") or ()),
+        mount_path=str(ctx.param("mount_path")), uid=int(ctx.param("uid")), gid=int(ctx.param("gid")))
+    path = ctx.settings.app_image_config
+    if path is None:
+        return defaults
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--smconform-app-image-config: cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"--smconform-app-image-config: {path} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"--smconform-app-image-config: {path} must hold a JSON object")
+    try:
+        return AppImageConfig.from_api(doc, defaults)
+    except ConfigError as exc:
+        raise UsageError(f"--smconform-app-image-config: {path}: {exc}") from None
+
+
+def kernel_ports(index: int) -> dict[str, int]:
+    """Container ports of the index-th declared kernel, by channel."""
+    base = KERNEL_PORT_BASE + KERNEL_PORTS_PER_KERNEL * index
+    return {channel: base + offset for offset, channel in enumerate(CHANNELS)}
+
+
+def plan_kernelgateway(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> LaunchPlan:
+    cfg = declared_config(ctx)
+    # Only the shell channel is published: the suite's client needs no other (fewer host ports to allocate).
+    ports = [kernel_ports(i)["shell"] for i in range(len(cfg.kernel_names))]
+    plan = LaunchPlan(
+        name=decl.name,
+        image=ctx.image_ref,
+        entrypoint=["/bin/sh"],
+        command=["-c", KEEPER],
+        user=f"{cfg.uid}:{cfg.gid}",
+        ports=ports,
+        mem_limit=str(param(decl, ctx, "memory")),
+        stop_timeout=int(param(decl, ctx, "stop_grace")),
+    )
+    if variant.home == "empty":
+        plan.volumes.append(VolumeMount(cfg.mount_path, owner=(cfg.uid, cfg.gid),
+                                        size=str(param(decl, ctx, "home_size"))))
+    if variant.optml == "platform":
+        plan.volumes.append(VolumeMount("/opt/ml"))
+    return plan
+
+
+def metadata_archive(ctx: RunContext, decl: LaunchDecl) -> tuple[str, bytes]:
+    """(directory, tar) that puts the metadata file into the /opt/ml volume, leaving /opt as it is."""
+    path = str(param(decl, ctx, "metadata_path"))
+    if not path.startswith("/opt/ml/"):
+        raise UsageError(f"metadata_path {path} must be under /opt/ml")
+    content = resource_metadata(region="eu-south-2", domain_id="d-smconform", user_profile="smconform-user",
+                                space="", app_type=str(param(decl, ctx, "app_type"))).encode()
+    parts = path[len("/opt/ml/"):].split("/")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for depth in range(1, len(parts)):
+            info = tarfile.TarInfo("/".join(parts[:depth]))
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        info = tarfile.TarInfo("/".join(parts))
+        info.size, info.mode = len(content), 0o644
+        tar.addfile(info, io.BytesIO(content))
+    return "/opt/ml", buffer.getvalue()
+
+
+def wait_kernelgateway(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Variant) -> None:
+    """Ready when the stand-in gateway runs and the platform's files are in place."""
+    running = poll(lambda: ctx.engine.is_running(launch.container_id) or exited(ctx, launch) is not None,
+                   timeout=30)
+    problem = exited(ctx, launch) if running else "the container did not start within 30 s"
+    if problem is not None:
+        tail = " | ".join(ctx.engine.log_tail(launch.container_id, 3))
+        launch.ready_error = f"{problem} (the image's ENTRYPOINT/CMD replaced by `/bin/sh -c`): {tail}"
+        return
+    if variant.optml == "platform":
+        directory, data = metadata_archive(ctx, decl)
+        ctx.engine.put_archive(launch.container_id, directory, data)
+    launch.ready_at = time.monotonic()
+
+
+KERNELGATEWAY = register(PlatformLauncher(name="kernelgateway", plan=plan_kernelgateway,
+                                          wait_ready=wait_kernelgateway))
