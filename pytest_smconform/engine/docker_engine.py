@@ -94,8 +94,10 @@ class DockerEngine:
                                read_only=vol.read_only)
             for vol, name in zip(plan.volumes, volume_names, strict=True)
         ]
+        mounts += [docker.types.Mount(target=bind.target, source=bind.source, type="bind") for bind in plan.binds]
         host_config = self.api.create_host_config(
             mounts=mounts,
+            group_add=plan.group_add or None,
             port_bindings={port: ("127.0.0.1", None) for port in plan.ports},
             mem_limit=plan.mem_limit,
             pids_limit=plan.pids_limit,

@@ -27,6 +27,14 @@ class VolumeMount:
     read_only: bool = False
 
 
+@dataclass(frozen=True)
+class BindMount:
+    """A host path mounted into the container as it is (read-write)."""
+
+    source: str
+    target: str
+
+
 @dataclass
 class LaunchPlan:
     name: str
@@ -46,6 +54,8 @@ class LaunchPlan:
     pids_limit: int = 4096
     stop_timeout: int = 10
     labels: dict[str, str] = field(default_factory=dict)
+    binds: list[BindMount] = field(default_factory=list)  # host paths (local-mode: the engine's socket)
+    group_add: list[str] = field(default_factory=list)  # supplementary groups (e.g. the socket's group)
 
     def docker_run_line(self) -> str:
         """The `docker create/run` command a person can paste to start the same container."""
@@ -53,6 +63,8 @@ class LaunchPlan:
         for key in sorted(self.env):
             parts += ["-e", f"{key}={self.env[key]}"]
         parts += [f"--mount={_mount_spec(vol)}" for vol in self.volumes]
+        parts += [f"--mount=type=bind,src={bind.source},dst={bind.target}" for bind in self.binds]
+        parts += [f"--group-add={group}" for group in self.group_add]
         for port in self.ports:
             parts += ["-p", f"127.0.0.1::{port}"]
         for flag, value in (("--user", self.user), ("-w", self.working_dir),
