@@ -497,6 +497,7 @@ QUANTITY_TEXT = st.builds(
     st.sampled_from(["", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti", "e3", "E-2"]))
 
 
+@settings(deadline=None)
 @given(QUANTITY_TEXT)
 def test_quantity_agrees_with_kubernetes_client(text: str) -> None:
     from kubernetes.utils import parse_quantity as k8s_parse
@@ -540,7 +541,7 @@ WORKSPACE_RULES = {"SP-TPL-IMAGE", "SP-TPL-RESOURCES", "SP-TPL-STORAGE", "SP-TPL
                    "SP-TPL-INHERIT"}
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(consistent_template(), st.booleans())
 def test_defaults_workspace_is_accepted_by_a_consistent_template(template: dict[str, Any], explicit: bool) -> None:
     results = judge([template], [])
@@ -589,7 +590,7 @@ def _inside(value: Any, lo: Any, hi: Any) -> bool:
     return bool(parse_quantity(lo) <= parse_quantity(value) <= parse_quantity(hi))
 
 
-@settings(max_examples=150)
+@settings(deadline=None, max_examples=150)
 @given(template_and_workspace())
 def test_verdicts_at_inside_and_outside_bounds(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
     template, workspace = pair
@@ -632,7 +633,7 @@ def _widen(template: dict[str, Any], how: int) -> dict[str, Any]:
     return out
 
 
-@settings(max_examples=150)
+@settings(deadline=None, max_examples=150)
 @given(template_and_workspace(), st.integers(0, 4))
 def test_widening_a_bound_never_turns_accept_into_refuse(pair: tuple[dict[str, Any], dict[str, Any]],
                                                          how: int) -> None:
@@ -643,7 +644,7 @@ def test_widening_a_bound_never_turns_accept_into_refuse(pair: tuple[dict[str, A
     assert after <= before, (before, after)
 
 
-@settings(max_examples=60)
+@settings(deadline=None, max_examples=60)
 @given(template_and_workspace())
 def test_both_spellings_give_the_same_verdicts(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
     template, workspace = pair
@@ -714,7 +715,7 @@ GENERATED_WORKSPACE_SPEC = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(
     st.builds(lambda s: {"apiVersion": API, "kind": "WorkspaceTemplate", "metadata": {"name": "t"}, "spec": s},
               GENERATED_TEMPLATE_SPEC),

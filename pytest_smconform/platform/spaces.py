@@ -1,0 +1,123 @@
+"""HyperPod Spaces: the workspace container as the operator's Deployment runs it.
+
+The template's (or workspace's) command and args, a fresh volume at the storage mount path owned by
+the pod's fsGroup (1000), the HyperPod access-strategy variables, port 8888. Ready = a process in
+the container listens on 8888 (the operator has no readiness probe of its own).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import requests
+
+from ..engine import procfs
+from ..engine.plan import LaunchPlan, VolumeMount
+from ..model.spaces_docs import Document, load_documents
+from ..model.spaces_pod import PodShape, all_lifecycles, hyperpod_env, pod_shape
+from . import PlatformLauncher, Variant, param, register
+from .readiness import exited, poll
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..engine.docker_engine import Launch
+    from ..spec.model import LaunchDecl
+
+
+def shape_for(ctx: RunContext) -> PodShape:
+    """The pod shape of this run's documents (cached on the settings object's identity)."""
+    cache = _SHAPES.get(ctx.run_id)
+    if cache is not None:
+        return cache
+    templates: list[Document] = []
+    workspaces: list[Document] = []
+    for path in [*ctx.settings.templates, *ctx.settings.workspaces]:
+        docs, _errors = load_documents(path)
+        templates += [d for d in docs if d.kind == "WorkspaceTemplate"]
+        workspaces += [d for d in docs if d.kind == "Workspace"]
+    shape = pod_shape(templates, workspaces, str(ctx.param("shared_namespace")),
+                      default_mount=str(ctx.param("mount_path")), default_fs_group=int(ctx.param("fs_group")))
+    shape.all_lifecycles = all_lifecycles(templates, workspaces, str(ctx.param("shared_namespace")))
+    _SHAPES[ctx.run_id] = shape
+    return shape
+
+
+_SHAPES: dict[str, PodShape] = {}
+
+
+def plan_spaces(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> LaunchPlan:
+    shape = shape_for(ctx)
+    port = int(param(decl, ctx, "port"))
+    env = hyperpod_env("default", "smconform", str(param(decl, ctx, "app_type")))
+    env.update(shape.env)
+    env.update(dict(variant.extra_env))
+    plan = LaunchPlan(name=decl.name, image=ctx.image_ref, env=env, ports=[port],
+                      mem_limit=str(param(decl, ctx, "memory")), stop_timeout=int(param(decl, ctx, "stop_grace")),
+                      user=shape.run_as)
+    if shape.command is not None:
+        plan.entrypoint = list(shape.command)
+        plan.command = list(shape.args) if shape.args is not None else []
+    elif shape.args is not None:
+        plan.command = list(shape.args)
+    if variant.home == "empty":
+        # fsGroup: a fresh volume whose root belongs to the pod's fsGroup (group-writable for the app)
+        plan.volumes.append(VolumeMount(shape.mount_path, owner=(0, shape.fs_group),
+                                        size=str(param(decl, ctx, "volume_size"))))
+    return plan
+
+
+def wait_spaces(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Variant) -> None:
+    """Ready when something listens on the port; give up early when the app settles on another port."""
+    port = int(param(decl, ctx, "port"))
+    timeout = float(param(decl, ctx, "startup_timeout"))
+    settle = float(param(decl, ctx, "other_port_settle"))
+    detail = launch.ready_detail
+    first_other: list[float] = []
+
+    def check() -> bool:
+        if exited(ctx, launch):
+            return True
+        ports = listening_ports(ctx, launch)
+        if ports is None:  # no /proc view of the engine: fall back to HTTP on the published port
+            return _http_answers(launch, port)
+        detail["listening"] = sorted(ports)
+        if port in ports:
+            launch.ready_at = time.monotonic()
+            return True
+        if ports:
+            if not first_other:
+                first_other.append(time.monotonic())
+            return time.monotonic() - first_other[0] > settle
+        return False
+
+    poll(check, timeout, most=0.5)
+    if launch.ready_at is not None:
+        return
+    others = detail.get("listening") or []
+    launch.ready_error = exited(ctx, launch) or (
+        f"the app listens on {', '.join(map(str, others))}, not on {port}" if others
+        else f"nothing listened on port {port} within {timeout:g} s")
+
+
+def listening_ports(ctx: RunContext, launch: Launch) -> set[int] | None:
+    pids = ctx.engine.top_pids(launch.container_id)
+    if not pids:
+        return set()
+    if not procfs.visible(pids):
+        return None
+    return {lst.port for lst in procfs.listeners(pids[0])}
+
+
+def _http_answers(launch: Launch, port: int) -> bool:
+    if port not in launch.host_ports:
+        return False
+    try:
+        requests.get(launch.url(port, "/"), timeout=2, allow_redirects=False)
+    except requests.RequestException:
+        return False
+    launch.ready_at = time.monotonic()
+    return True
+
+
+SPACES = register(PlatformLauncher(name="spaces", plan=plan_spaces, wait_ready=wait_spaces))
