@@ -1,0 +1,696 @@
+"""SageMaker Processing on the real engine: a job of N containers `algo-1..N`, run as the service would.
+
+Stricter than the SDK's local mode where the documentation allows: an empty volume over /opt/ml
+(the platform's, not the image's), the documented config shapes only, `/etc/hostname` unlike
+`current_host`, peers resolvable only after a delay, outputs collected without following links,
+a maximum runtime, and StopProcessingJob's SIGINT then SIGKILL. Every container, volume and
+network carries the run's labels and is removed when the job has been observed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import secrets
+import shlex
+import tarfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import docker
+import docker.errors
+
+from ..engine import procfs
+from ..errors import EngineError
+from ..model import processing as model
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+LOG_TAIL = 30
+MESSAGE_PATH = "/opt/ml/output/message"
+CONFIG_DIR = "/opt/ml/config"
+MESSAGE_READ_MAX = 1 << 20
+ELSEWHERE_IGNORED = ("/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/root/.cache", "/var/cache",
+                     "/var/log", "/var/lib/apt")
+JOB_WORKERS = 3
+
+
+@dataclass(frozen=True)
+class JobVariant:
+    """A deliberate change to the platform's behaviour, to find which platform condition breaks a job."""
+
+    optml: str = "shadowed"  # shadowed: an empty volume over /opt/ml; image: the image's own /opt/ml stays
+    hostnames: str = "adversarial"  # adversarial: hostname != current_host, names after a delay; friendly
+    config: str = "documented"  # documented shapes only; local: the SDK local mode's extra keys, name as ARN
+
+    def describe(self) -> str:
+        parts = []
+        if self.optml != "shadowed":
+            parts.append("/opt/ml not mounted over")
+        if self.hostnames != "adversarial":
+            parts.append("hostname = current_host, peers resolvable at once")
+        if self.config != "documented":
+            parts.append("config files as local mode writes them")
+        return ", ".join(parts) or "as the service runs it"
+
+
+@dataclass(frozen=True)
+class StopPlan:
+    """StopProcessingJob: `signal` to every container `after` seconds, SIGKILL `grace` seconds later."""
+
+    signal: str = "SIGINT"
+    after: float = 1.5
+    grace: float = 10.0
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Platform knobs (profile parameters)."""
+
+    image: str
+    peer_delay: float = 3.0
+    max_runtime_cap: int = 300
+    memory: str = "2g"
+    region: str = "us-west-2"
+
+
+@dataclass
+class ContainerRun:
+    host: str
+    hostname: str
+    name: str
+    container_id: str = ""
+    argv: list[str] = field(default_factory=list)
+    start_error: str | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    ran_seconds: float | None = None
+    log_tail: list[str] = field(default_factory=list)
+    message: bytes | None = None
+    message_note: str | None = None  # e.g. "a symbolic link": why no message was read
+    outputs: list[model.OutputEntry] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+    config_files: dict[str, Any] = field(default_factory=dict)  # name -> parsed JSON (or an error string)
+    config_modes: dict[str, int] = field(default_factory=dict)
+    pid1: dict[str, Any] = field(default_factory=dict)  # at stop time: argv, environ (host /proc)
+    ended_before_stop: bool = False
+    signalled: bool = False
+    exited_after_signal: float | None = None
+    killed: bool = False
+
+
+@dataclass
+class JobResult:
+    request: model.ProcessingJobRequest
+    variant: JobVariant
+    stop: StopPlan | None
+    job_name: str
+    status: str = model.FAILED
+    failure_reason: str | None = None
+    exit_message: model.ExitMessage = field(default_factory=lambda: model.exit_message({}))
+    containers: list[ContainerRun] = field(default_factory=list)
+    outputs: model.OutputVerdict = field(default_factory=model.OutputVerdict)
+    duration: float = 0.0
+    timed_out: bool = False
+    error: str | None = None  # the emulator itself could not run the job
+    reproduce: str = ""
+    stopped_after_failure: list[str] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == model.COMPLETED
+
+    @property
+    def exit_codes(self) -> dict[str, int | None]:
+        return {c.host: c.exit_code for c in self.containers}
+
+    def describe(self) -> str:
+        codes = ", ".join(f"{c.host} exit {c.exit_code}" if c.start_error is None
+                          else f"{c.host} not started ({c.start_error[:120]})" for c in self.containers)
+        reason = f" ({self.failure_reason})" if self.failure_reason else ""
+        return f"{self.status}{reason}: {codes}"
+
+    def log_details(self, lines: int = 12) -> list[str]:
+        out = []
+        for run in self.containers:
+            if run.log_tail:
+                out.append(f"{run.host} log (last lines):")
+                out += [f"  | {line}" for line in run.log_tail[-lines:]]
+        if self.reproduce:
+            out.append("reproduce:")
+            out += [f"  {line}" for line in self.reproduce.splitlines()]
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The job as DescribeProcessingJob and S3 would show it (secrets masked), for the JSON report."""
+        shown = self.exit_message.text
+        return {
+            "scenario": self.request.name,
+            "job_name": self.job_name,
+            "platform": self.variant.describe(),
+            "stop": None if self.stop is None else {"signal": self.stop.signal, "after": self.stop.after,
+                                                    "grace": self.stop.grace},
+            "status": self.status,
+            "failure_reason": self.failure_reason,
+            "exit_message": None if shown is None else model.mask_secrets(shown),
+            "exit_message_warnings": list(self.exit_message.warnings),
+            "duration_seconds": round(self.duration, 2),
+            "containers": [{
+                "host": c.host, "hostname": c.hostname, "argv": c.argv, "exit_code": c.exit_code,
+                "start_error": c.start_error, "oom_killed": c.oom_killed, "killed": c.killed,
+                "message_bytes": None if c.message is None else len(c.message),
+                "log_tail": [model.mask_secrets(line) for line in c.log_tail],
+            } for c in self.containers],
+            "outputs": {
+                "uploaded": [{"output": e.output, "path": e.path, "size": e.size} for e in self.outputs.uploaded],
+                "lost": [{"output": e.output, "path": e.path, "why": why} for e, why in self.outputs.lost],
+                "empty": list(self.outputs.empty_outputs),
+            },
+            "written_elsewhere": sorted({p for c in self.containers for p in c.elsewhere})[:20],
+            "error": self.error,
+            "reproduce": self.reproduce,
+        }
+
+
+# -- the per-run job book: every job once, concurrently ---------------------------------------------
+
+
+class JobBook:
+    """The jobs of one run, each run once per (request, variant, stop) and remembered."""
+
+    def __init__(self, ctx: RunContext, settings: JobSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._futures: dict[tuple[Any, ...], Future[JobResult]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=JOB_WORKERS, thread_name_prefix="smconform-job")
+
+    def submit(self, request: model.ProcessingJobRequest, variant: JobVariant = JobVariant(),
+               stop: StopPlan | None = None) -> Future[JobResult]:
+        key = (request, variant, stop)
+        with self._lock:
+            if key not in self._futures:
+                self._futures[key] = self._pool.submit(self._run, request, variant, stop)
+            return self._futures[key]
+
+    def job(self, request: model.ProcessingJobRequest, variant: JobVariant = JobVariant(),
+            stop: StopPlan | None = None) -> JobResult:
+        return self.submit(request, variant, stop).result()
+
+    def finished(self) -> list[JobResult]:
+        with self._lock:
+            futures = list(self._futures.values())
+        return [f.result() for f in futures if f.done() and f.exception() is None]
+
+    def _run(self, request: model.ProcessingJobRequest, variant: JobVariant, stop: StopPlan | None) -> JobResult:
+        result = run_job(self.ctx, self.settings, request, variant, stop)
+        with self._lock:
+            jobs = self.ctx.report_sections.setdefault("jobs", [])
+            jobs.append(result.summary())
+        return result
+
+
+_BOOKS: dict[str, JobBook] = {}
+_BOOKS_LOCK = threading.Lock()
+
+
+def job_book(ctx: RunContext, settings: JobSettings) -> JobBook:
+    with _BOOKS_LOCK:
+        book = _BOOKS.get(ctx.run_id)
+        if book is None:
+            book = _BOOKS[ctx.run_id] = JobBook(ctx, settings)
+        return book
+
+
+# -- one job ------------------------------------------------------------------------------------
+
+
+def run_job(ctx: RunContext, settings: JobSettings, request: model.ProcessingJobRequest,
+            variant: JobVariant = JobVariant(), stop: StopPlan | None = None) -> JobResult:
+    """Run `request` to its end on the engine, observe everything, remove everything."""
+    job_id = secrets.token_hex(4)
+    job_name = f"smconform-{request.name}-{job_id}"[:63]
+    result = JobResult(request, variant, stop, job_name)
+    runner = _JobRunner(ctx, settings, request, variant, stop, job_id, result)
+    started = time.monotonic()
+    try:
+        runner.create()
+        runner.start_and_wait()
+        runner.collect()
+    except EngineError as exc:
+        result.error = str(exc)
+    except docker.errors.APIError as exc:
+        result.error = f"the engine refused: {str(exc).splitlines()[0][:300]}"
+    finally:
+        runner.remove()
+    result.duration = time.monotonic() - started
+    _judge(result)
+    return result
+
+
+def _judge(result: JobResult) -> None:
+    messages = {c.host: c.message for c in result.containers}
+    result.exit_message = model.exit_message(messages)
+    outcome = model.job_outcome(result.exit_codes, message_error=result.exit_message.client_error,
+                                stopped=result.stop is not None and any(c.exited_after_signal is not None
+                                                                        or c.killed for c in result.containers),
+                                timed_out=result.timed_out)
+    result.status, result.failure_reason = outcome.status, outcome.failure_reason
+    if result.error is not None:
+        result.status, result.failure_reason = model.FAILED, f"the emulator could not run the job: {result.error}"
+    entries = [e for c in result.containers for e in c.outputs]
+    result.outputs = model.judge_outputs(entries, [o.name for o in result.request.outputs], result.completed)
+
+
+class _JobRunner:
+    def __init__(self, ctx: RunContext, settings: JobSettings, request: model.ProcessingJobRequest,
+                 variant: JobVariant, stop: StopPlan | None, job_id: str, result: JobResult) -> None:
+        self.ctx = ctx
+        self.engine = ctx.engine
+        self.api = ctx.engine.api
+        self.settings = settings
+        self.request = request
+        self.variant = variant
+        self.stop = stop
+        self.job_id = job_id
+        self.result = result
+        self.networks: list[str] = []
+        self.volumes: list[str] = []
+        self.lines: list[str] = []  # the reproduce script
+        self.signal_wall: float | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {**self.engine.labels, "io.smconform.job": self.result.job_name}
+
+    # -- create -------------------------------------------------------------------------------
+
+    def _network(self, suffix: str) -> str:
+        name = f"smc-{self.job_id}{suffix}"
+        try:
+            self.api.create_network(name, driver="bridge", internal=True, labels=self.labels)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"creating the job network {name}: {str(exc).splitlines()[0][:200]}") from None
+        self.networks.append(name)
+        self.lines.append(f"docker network create --internal {name}")
+        return name
+
+    def create(self) -> None:
+        friendly = self.variant.hostnames == "friendly"
+        main = self._network("")
+        hosts = self.request.hosts
+        cap = min(self.request.max_runtime_seconds, self.settings.max_runtime_cap)
+        self.result.request = replace(self.request, max_runtime_seconds=cap) if cap != \
+            self.request.max_runtime_seconds else self.request
+        for index, host in enumerate(hosts, start=1):
+            hostname = host if friendly else f"ip-10-{secrets.randbelow(250) + 2}-{secrets.randbelow(250)}-{index}"
+            run = ContainerRun(host=host, hostname=hostname, name=f"smc-{self.job_id}-{index}")
+            self.result.containers.append(run)
+            self._create_one(run, main, hosts)
+
+    def _create_one(self, run: ContainerRun, network: str, hosts: list[str]) -> None:
+        mounts = []
+        if self.variant.optml == "shadowed":
+            volume = str(self.api.create_volume(driver="local", labels=self.labels)["Name"])
+            self.volumes.append(volume)
+            mounts.append(docker.types.Mount(target="/opt/ml", source=volume, type="volume", no_copy=True))
+        host_config = self.api.create_host_config(
+            mounts=mounts, network_mode=network, mem_limit=self.settings.memory, pids_limit=4096,
+            dns_opt=["timeout:1", "attempts:1"], cap_drop=["NET_RAW"], privileged=False,
+            log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}})
+        kwargs: dict[str, Any] = {}
+        if self.request.container_entrypoint is not None:
+            kwargs["entrypoint"] = list(self.request.container_entrypoint)
+        if self.request.container_arguments is not None:
+            kwargs["command"] = list(self.request.container_arguments)
+        try:
+            created = self.api.create_container(
+                image=self.settings.image, environment=self.request.env, hostname=run.hostname, name=run.name,
+                labels=self.labels, host_config=host_config, detach=True, **kwargs)
+        except docker.errors.APIError as exc:
+            run.start_error = str(getattr(exc, "explanation", None) or exc).splitlines()[0][:300]
+            return
+        run.container_id = str(created["Id"])
+        info = self.api.inspect_container(run.container_id)
+        run.argv = [str(info.get("Path") or ""), *[str(a) for a in info.get("Args") or []]]
+        if run.argv == [""]:
+            run.argv = []
+        self.api.put_archive(run.container_id, "/", self._platform_files(run.host, hosts))
+        self.lines.append(self._create_line(run, network))
+
+    def _platform_files(self, host: str, hosts: list[str]) -> bytes:
+        local = self.variant.config == "local"
+        job_config = model.processing_job_config(self.result.request, image_uri=self.settings.image,
+                                                 job_name=self.result.job_name, region=self.settings.region,
+                                                 local_mode=local)
+        resource = model.resource_config(host, hosts, local_mode=local)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            made: set[str] = set()
+
+            def directory(path: str, mode: int) -> None:
+                parts = path.strip("/").split("/")
+                for depth in range(1, len(parts) + 1):
+                    name = "/".join(parts[:depth])
+                    if name in made:
+                        continue
+                    made.add(name)
+                    info = tarfile.TarInfo(name)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = mode if depth == len(parts) else 0o755
+                    info.mtime = int(time.time())
+                    tar.addfile(info)
+
+            def regular(path: str, data: bytes, mode: int = 0o644) -> None:
+                directory(path.rsplit("/", 1)[0], 0o755)
+                info = tarfile.TarInfo(path.strip("/"))
+                info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+
+            directory(CONFIG_DIR, 0o755)
+            regular(f"{CONFIG_DIR}/processingjobconfig.json", model.dumps(job_config))
+            regular(f"{CONFIG_DIR}/resourceconfig.json", model.dumps(resource))
+            directory("/opt/ml/output", 0o777)
+            directory("/opt/ml/processing", 0o755)
+            for item in self.request.inputs:
+                directory(item.local_path, 0o755)
+                for rel, text in item.files:
+                    regular(f"{item.local_path.rstrip('/')}/{rel}", text.encode("utf-8"))
+            for item in self.request.outputs:
+                directory(item.local_path, 0o777)
+        return buffer.getvalue()
+
+    def _create_line(self, run: ContainerRun, network: str) -> str:
+        parts = ["docker", "create", "--name", run.name, "--hostname", run.hostname, "--network", network,
+                 "--dns-opt", "timeout:1", "--dns-opt", "attempts:1", "--memory", self.settings.memory]
+        if self.variant.optml == "shadowed":
+            parts += ["--mount", "type=volume,dst=/opt/ml,volume-nocopy=true"]
+        for key, value in self.request.environment:
+            parts += ["-e", f"{key}={value}"]
+        entry = self.request.container_entrypoint
+        if entry is not None:
+            parts.append(f"--entrypoint={entry[0] if entry else ''}")
+        parts.append(self.settings.image)
+        parts += list(entry or [])[1:]
+        if self.request.container_arguments is not None:
+            parts += list(self.request.container_arguments)
+        return " ".join(shlex.quote(p) for p in parts) + \
+            f"  # then: docker cp the /opt/ml/config files ({run.host}) into {run.name}"
+
+    # -- run ------------------------------------------------------------------------------------
+
+    def start_and_wait(self) -> None:
+        runs = [c for c in self.result.containers if c.container_id]
+        if not runs:
+            return
+        started: dict[str, float] = {}
+        for run in runs:
+            try:
+                self.api.start(run.container_id)
+                started[run.host] = time.monotonic()
+                self.lines.append(f"docker start {run.name}")
+            except docker.errors.APIError as exc:
+                run.start_error = str(getattr(exc, "explanation", None) or exc).splitlines()[0][:300]
+        t0 = min(started.values(), default=time.monotonic())
+        delay = self.settings.peer_delay if self.variant.hostnames == "adversarial" else 0.0
+        aliases_at: float | None = t0 + delay
+        if delay:
+            self.lines.append(f"sleep {delay:g}  # peers are not resolvable yet")
+        deadline = t0 + self.result.request.max_runtime_seconds
+        stop_at = t0 + self.stop.after if self.stop is not None else None
+        signalled_at: float | None = None
+        running = {r.host: r for r in runs if r.host in started}
+        delay = 0.05
+        while running:
+            now = time.monotonic()
+            if aliases_at is not None and now >= aliases_at:
+                self._publish_names(runs)
+                aliases_at = None
+            alive = self._alive()
+            for host, run in list(running.items()):
+                if run.container_id in alive:
+                    continue
+                state = self.engine.state(run.container_id)
+                if not state.get("Running"):
+                    run.ran_seconds = now - started[host]
+                    del running[host]
+                    if signalled_at is None and stop_at is not None:
+                        run.ended_before_stop = True
+                    if state.get("ExitCode") not in (0, None) and signalled_at is None and running:
+                        self._stop_after_failure(running, host)
+            if not running:
+                break
+            if stop_at is not None and signalled_at is None and now >= stop_at:
+                assert self.stop is not None
+                self._observe_pid1(list(running.values()))
+                self.signal_wall = time.time()
+                for run in running.values():
+                    self._signal(run, self.stop.signal)
+                    run.signalled = True
+                self.lines.append(f"docker kill -s {self.stop.signal} <containers>  # StopProcessingJob")
+                signalled_at = time.monotonic()
+            if signalled_at is not None and self.stop is not None and now >= signalled_at + self.stop.grace:
+                for run in running.values():
+                    self._signal(run, "SIGKILL")
+                    run.killed = True
+                signalled_at = float("inf")  # killed: wait for the engine to reap them
+            if now >= deadline and not self.result.timed_out:
+                self.result.timed_out = True
+                for run in running.values():
+                    self._signal(run, "SIGKILL")
+                    run.killed = True
+            if getattr(self.ctx, "_closed", False):
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    def _alive(self) -> set[str]:
+        """Ids of the job's running containers, in one request to the engine."""
+        try:
+            rows = self.api.containers(filters={"label": f"io.smconform.job={self.result.job_name}",
+                                                "status": "running"})
+        except docker.errors.APIError:
+            return set()
+        return {str(row["Id"]) for row in rows}
+
+    def _publish_names(self, runs: list[ContainerRun]) -> None:
+        """Make algo-1..N resolvable in every container, and keep them so after a peer has exited.
+
+        On the engine's host the names go into each container's hosts file (as a cluster's DNS
+        keeps them); elsewhere each container joins a second network with its host name as alias.
+        """
+        addresses: dict[str, str] = {}
+        paths: dict[str, str] = {}
+        for run in runs:
+            try:
+                info = self.api.inspect_container(run.container_id)
+            except docker.errors.APIError:
+                continue
+            networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+            address = (networks.get(self.networks[0]) or {}).get("IPAddress")
+            if address:
+                addresses[run.host] = str(address)
+            paths[run.host] = str(info.get("HostsPath") or "")
+        lines = "".join(f"{ip}\t{host}\n" for host, ip in sorted(addresses.items()))
+        try:
+            for run in runs:
+                if paths.get(run.host):
+                    with open(paths[run.host], "a", encoding="utf-8") as handle:
+                        handle.write(lines)
+                else:
+                    raise OSError("no hosts file")
+            self.lines.append("# then add 'IP algo-i' for every host to each container's /etc/hosts")
+            return
+        except OSError:
+            pass
+        dns = self._network("-dns")
+        for run in runs:
+            try:
+                self.api.connect_container_to_network(run.container_id, dns, aliases=[run.host])
+            except docker.errors.APIError:
+                continue  # it has already exited
+        self.lines.append(f"docker network connect --alias algo-<i> {dns} <container i>  # for each host")
+
+    def _stop_after_failure(self, running: dict[str, ContainerRun], failed: str) -> None:
+        for run in running.values():
+            self._signal(run, "SIGKILL")
+            run.killed = True
+            self.result.stopped_after_failure.append(f"{run.host} (after {failed} failed)")
+
+    def _signal(self, run: ContainerRun, signal: str) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            self.api.kill(run.container_id, signal=signal)
+
+    def _observe_pid1(self, runs: Iterable[ContainerRun]) -> None:
+        for run in runs:
+            try:
+                pid = int(self.api.inspect_container(run.container_id)["State"].get("Pid") or 0)
+            except docker.errors.APIError:
+                continue
+            info = procfs.proc_info(pid) if pid else None
+            env = procfs.environ(pid) if pid else None
+            run.pid1 = {"host_pid": pid, "visible": info is not None,
+                        "argv": list(info.argv) if info else None, "environ": env,
+                        "processes": self._process_table(run)}
+
+    def _process_table(self, run: ContainerRun) -> list[str]:
+        try:
+            top = self.api.top(run.container_id, ps_args="-o pid,ppid,args")
+        except docker.errors.APIError:
+            return []
+        return [" ".join(str(x) for x in row)[:160] for row in top.get("Processes") or []][:10]
+
+    # -- observe --------------------------------------------------------------------------------
+
+    def collect(self) -> None:
+        for run in self.result.containers:
+            if not run.container_id:
+                continue
+            info = self.api.inspect_container(run.container_id)
+            state = info.get("State") or {}
+            if run.start_error is None and state.get("Error"):
+                run.start_error = str(state["Error"])[:300]
+            run.exit_code = None if run.start_error is not None else state.get("ExitCode")
+            run.oom_killed = bool(state.get("OOMKilled"))
+            finished = _timestamp(str(state.get("FinishedAt") or ""))
+            if run.signalled and self.signal_wall is not None and finished is not None:
+                run.exited_after_signal = max(0.0, finished - self.signal_wall)
+                grace = self.stop.grace if self.stop is not None else 0.0
+                run.killed = run.killed and run.exited_after_signal >= grace - 0.05
+            run.log_tail = self.engine.log_tail(run.container_id, LOG_TAIL)
+            self._read_message(run)
+            self._read_outputs(run)
+            self._read_config(run)
+            self._find_elsewhere(run)
+
+    def _members(self, container_id: str, path: str, contents: int = 0) -> Iterator[tuple[tarfile.TarInfo, bytes]]:
+        """Entries of `path` in the container (links are not followed); content of files up to `contents`."""
+        try:
+            stream, _ = self.api.get_archive(container_id, path)
+        except docker.errors.NotFound:
+            return
+        reader = io.BufferedReader(_ChunkReader(stream), buffer_size=1 << 16)
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            for member in tar:
+                data = b""
+                if contents and member.isfile():
+                    handle = tar.extractfile(member)
+                    data = handle.read(contents) if handle is not None else b""
+                yield member, data
+
+    def _read_message(self, run: ContainerRun) -> None:
+        for member, data in self._members(run.container_id, MESSAGE_PATH, contents=MESSAGE_READ_MAX):
+            if member.isfile():
+                run.message = data
+            elif member.issym():
+                run.message_note = f"{MESSAGE_PATH} is a symbolic link to {member.linkname}: not read"
+            else:
+                run.message_note = f"{MESSAGE_PATH} is not a regular file"
+            return
+
+    def _read_outputs(self, run: ContainerRun) -> None:
+        for item in self.request.outputs:
+            base = item.local_path.rstrip("/")
+            for member, _ in self._members(run.container_id, base):
+                rel = member.name.split("/", 1)[1] if "/" in member.name else ""
+                path = f"{base}/{rel}" if rel else base
+                kind = ("symlink" if member.issym() else "file" if member.isfile() else
+                        "dir" if member.isdir() else "other")
+                if member.islnk():
+                    kind = "file"
+                run.outputs.append(model.OutputEntry(item.name, f"{run.host}:{path}", kind, member.size,
+                                                     member.linkname if member.issym() else ""))
+
+    def _read_config(self, run: ContainerRun) -> None:
+        for member, data in self._members(run.container_id, CONFIG_DIR, contents=1 << 20):
+            name = member.name.rsplit("/", 1)[-1]
+            if not member.isfile():
+                continue
+            run.config_modes[name] = member.mode
+            try:
+                run.config_files[name] = json.loads(data.decode("utf-8"))
+            except ValueError as exc:
+                run.config_files[name] = f"not JSON: {exc}"
+
+    def _find_elsewhere(self, run: ContainerRun) -> None:
+        """Files the job wrote that no output uploads: the container layer, and /opt/ml outside the outputs."""
+        keep = [o.local_path.rstrip("/") + "/" for o in self.request.outputs]
+        keep += [i.local_path.rstrip("/") + "/" for i in self.request.inputs]
+        keep += [CONFIG_DIR + "/", MESSAGE_PATH]
+        added: list[str] = []
+        try:
+            changes = self.api.diff(run.container_id) or []
+        except docker.errors.APIError:
+            changes = []
+        for change in changes:
+            path = str(change.get("Path", ""))
+            if change.get("Kind") != 1 or "__pycache__" in path or path.startswith("/opt/ml"):
+                continue
+            if any(path == p or path.startswith(p + "/") for p in ELSEWHERE_IGNORED):
+                continue
+            added.append(path)
+        if self.variant.optml == "shadowed":
+            for member, _ in self._members(run.container_id, "/opt/ml"):
+                path = "/" + member.name.lstrip("/")
+                if path.startswith("/ml"):
+                    path = "/opt" + path
+                if member.isdir() or any(path.startswith(k) or path == k.rstrip("/") for k in keep):
+                    continue
+                added.append(path)
+        leaves = [p for p in added if not any(q.startswith(p + "/") for q in added)]
+        run.elsewhere = sorted(leaves)[:50]
+
+    # -- remove ---------------------------------------------------------------------------------
+
+    def remove(self) -> None:
+        for run in self.result.containers:
+            if run.container_id:
+                with contextlib.suppress(docker.errors.APIError):
+                    self.api.remove_container(run.container_id, force=True, v=True)
+        for volume in self.volumes:
+            with contextlib.suppress(docker.errors.APIError):
+                self.api.remove_volume(volume, force=True)
+        for network in self.networks:
+            with contextlib.suppress(docker.errors.APIError):
+                self.api.remove_network(network)
+        self.result.reproduce = "\n".join(self.lines)
+
+
+def _timestamp(text: str) -> float | None:
+    """Seconds since the epoch of an engine timestamp (RFC 3339 with nanoseconds)."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if match is None or text.startswith("0001-"):
+        return None
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    base = datetime.fromisoformat(match.group(1) + zone).timestamp()
+    return base + float("0." + (match.group(2) or "0"))
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file object over the engine's archive stream (read once, never held whole)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
