@@ -21,6 +21,16 @@ from pytest_smconform.model.spaces_docs import (
     schema_errors,
     seed_spelling,
 )
+from pytest_smconform.model.spaces_idle import (
+    Probe,
+    TimestampError,
+    join_base,
+    last_activity,
+    lifecycle_problems,
+    lifecycle_script,
+    parse_rfc3339,
+    probe_from_idle,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -726,3 +736,53 @@ def test_schema_agrees_with_the_crds(crd_validators: dict[str, Any], data: dict[
     assume(not any(e.message.startswith("both ") for e in ours))  # a conflict the CRD would prune, not refuse
     crd_errors = list(crd_validators[data["kind"]].iter_errors(_as_the_apiserver_sees_it(data)))
     assert (not ours) == (not crd_errors), ([str(e) for e in ours], [e.message for e in crd_errors])
+
+
+# -- the idle endpoint contract and lifecycle scripts ------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "2026-01-02T03:04:05.123456z", "2026-01-02T03:04:05Z", "2026-01-02t03:04:05.1+02:00",
+    "2026-01-02T03:04:05.123456789Z",
+])
+def test_rfc3339_as_the_operator_parses_it(text: str) -> None:
+    parsed = parse_rfc3339(text)
+    assert parsed.year == 2026 and parsed.tzinfo is not None
+
+
+@pytest.mark.parametrize("text", ["2026-01-02 03:04:05Z", "2026-01-02T03:04:05", "yesterday", "2026-13-02T03:04:05Z"])
+def test_rfc3339_rejects(text: str) -> None:
+    with pytest.raises(TimestampError):
+        parse_rfc3339(text)
+
+
+def test_last_activity_body_paths_and_formats() -> None:
+    assert last_activity('{"lastActiveTimestamp": "2026-01-02T03:04:05.000001z"}', Probe()).microsecond == 1
+    unix = Probe(body_path="status.last", format="unix")
+    assert last_activity('{"status": {"last": 1767322800}}', unix).year == 2026
+    assert last_activity('{"status": {"last": "1767322800.5"}}', unix).year == 2026
+    for body in ("{}", "not json", '{"lastActiveTimestamp": ""}', '{"lastActiveTimestamp": 1767322800}'):
+        with pytest.raises(TimestampError):
+            last_activity(body, Probe())
+
+
+def test_probe_from_documents_and_base_path() -> None:
+    stamp = {"responseBodyPath": "last_activity"}
+    probe = probe_from_idle({"detection": {"httpGet": {"path": "/api/status", "port": 8888,
+                                                       "lastActivityTimestamp": stamp}}})
+    assert (probe.path, probe.body_path, probe.format) == ("/api/status", "last_activity", "RFC3339")
+    assert join_base("/", "/api/idle") == "/api/idle"
+    assert join_base("/workspaces/ns/w/", "/api/idle") == "/workspaces/ns/w/api/idle"
+    assert probe_from_idle(None) == Probe()
+
+
+def test_lifecycle_script_limits() -> None:
+    ok = lifecycle_script({"postStart": {"exec": {"command": ["/bin/bash", "-c", "echo hi"]}}}, "t")
+    assert ok is not None and lifecycle_problems(ok) == []
+    big = lifecycle_script({"postStart": {"exec": {"command": ["bash", "-c", "x" * 1025]}}}, "t")
+    assert big is not None and any("1025 bytes" in p for p in lifecycle_problems(big))
+    exact = lifecycle_script({"postStart": {"exec": {"command": ["bash", "-c", "x" * 1024]}}}, "t")
+    assert exact is not None and lifecycle_problems(exact) == []
+    sh = lifecycle_script({"postStart": {"exec": {"command": ["/bin/sh", "-c", "echo"]}}}, "t")
+    assert sh is not None and any("not bash" in p for p in lifecycle_problems(sh))
+    assert lifecycle_script({"preStop": {"exec": {"command": ["x"]}}}, "t") is None

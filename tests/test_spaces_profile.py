@@ -62,3 +62,46 @@ def test_seed_examples_with_their_verdicts(run_suite: Any) -> None:
 def test_nothing_given_means_nothing_applies(run_suite: Any) -> None:
     run = run_suite("spaces", None)
     assert set(run.outcomes().values()) == {"skipped"}
+
+
+# -- the image, run as a workspace pod ------------------------------------------------------------
+
+MUTANTS = ["sp-port", "sp-curl", "sp-remote-deps", "sp-idle-endpoint", "sp-fsgroup", "sp-smd-version"]
+
+
+@pytest.mark.docker
+def test_conforming_image_with_documents_passes_everything(fixture_image: Any, run_suite: Any) -> None:
+    image = fixture_image("spaces", "conforming")
+    run = run_suite("spaces", image, *docs("good-templates.yaml", "good-template-edit.yaml"),
+                    *docs("good-workspaces.yaml", kind="workspace"))
+    outcomes = run.outcomes()
+    assert run.failed_ids() == set(), run.result.stdout.str()[-4000:]
+    # not an SMD image: SP-SMD-VERSION does not apply; everything else is judged and passes
+    assert {i for i, o in outcomes.items() if o != "passed"} == {"SP-SMD-VERSION"}
+    assert "lastActiveTimestamp" in run.entry("SP-IDLE-ENDPOINT")["message"]
+
+
+@pytest.mark.docker
+def test_smd_labelled_image_of_a_recent_version_passes(fixture_image: Any, run_suite: Any) -> None:
+    run = run_suite("spaces", fixture_image("spaces", "conforming-smd"))
+    assert run.failed_ids() == set(), run.result.stdout.str()[-4000:]
+    assert run.outcome("SP-SMD-VERSION") == "passed"
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_mutant_fails_exactly_its_requirement(fixture_image: Any, run_suite: Any, mutant: str) -> None:
+    run = run_suite("spaces", fixture_image("spaces", mutant))
+    assert run.failed_ids() == {mutant.upper()}, run.result.stdout.str()[-4000:]
+
+
+@pytest.mark.docker
+def test_lifecycle_mutant_fails_with_a_template_script(fixture_image: Any, run_suite: Any) -> None:
+    run = run_suite("spaces", fixture_image("spaces", "sp-lifecycle"), *docs("good-templates.yaml"))
+    assert run.failed_ids() == {"SP-LIFECYCLE"}, run.result.stdout.str()[-4000:]
+
+
+@pytest.mark.docker
+def test_every_image_requirement_has_a_mutant() -> None:
+    fixtures = Path(__file__).parent.parent / "fixtures" / "images" / "spaces"
+    assert {p.name.upper() for p in fixtures.iterdir() if p.name.startswith("sp-")} == IMAGE_IDS
