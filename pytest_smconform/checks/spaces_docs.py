@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.spaces import Options, RuleResult, evaluate
 from ..model.spaces_docs import Document, SchemaError, load_documents, schema_errors
+from ..prewarm import PrewarmError, daemonset_yaml
 from ..verdicts import Blocked, ContractViolation, NotApplicable
 from . import check_kind, kind
 
@@ -63,8 +64,20 @@ def _spelling_note(spelling: str) -> str:
     }[spelling]
 
 
+def prewarm_section(ctx: RunContext) -> None:
+    """--smconform-prewarm=IMAGE,...: the seed's pre-warming DaemonSet for those images, in the report."""
+    if not ctx.settings.prewarm or "prewarm_daemonset" in ctx.report_sections:
+        return
+    try:
+        ctx.report_sections["prewarm_daemonset"] = {"images": list(ctx.settings.prewarm),
+                                                    "yaml": daemonset_yaml(list(ctx.settings.prewarm))}
+    except PrewarmError as exc:
+        ctx.report_sections["prewarm_daemonset"] = {"images": list(ctx.settings.prewarm), "error": str(exc)}
+
+
 @check_kind("spaces-documents")
 def spaces_documents(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
+    prewarm_section(ctx)
     if not ctx.settings.templates and not ctx.settings.workspaces:
         raise NotApplicable("no documents given (--smconform-template=FILE, --smconform-workspace=FILE)")
     result = results(ctx, params)[str(params["rule"])]
@@ -92,6 +105,7 @@ def spaces_documents(ctx: RunContext, req: Requirement, params: dict[str, Any]) 
 @check_kind("with-image")
 def with_image(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     """An image rule in a profile whose image is optional: not applicable when no image is given."""
+    prewarm_section(ctx)
     if ctx.settings.image is None:
         raise NotApplicable("no image given (documents-only run)")
     inner = dict(params)
