@@ -79,6 +79,8 @@ class SmconformSession:
                 self.ctx.image()
         except SmconformError as exc:
             self.fatal = str(exc)
+            # pytest skips sessionfinish when sessionstart fails: write the report here.
+            self.pytest_sessionfinish(session, int(pytest.ExitCode.USAGE_ERROR))
             raise pytest.UsageError(f"smconform: {exc}") from None
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:

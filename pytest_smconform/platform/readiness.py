@@ -66,7 +66,7 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
             response = requests.get(launch.url(port, path), timeout=2, allow_redirects=False)
         except requests.RequestException as exc:
             detail["last_error"] = type(exc).__name__
-            return False
+            return _only_loopback_for(ctx, launch, port, settle, first_answer)
         detail["status"] = response.status_code
         detail["body"] = response.text[:500]
         if response.status_code == 200:
@@ -79,10 +79,27 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
     done = poll(check, timeout, cancel=ctx.cancel)
     if launch.ready_at is not None:
         return
+    if detail.get("loopback_only") and "status" not in detail:
+        launch.ready_error = f"the app listens on port {port} only on the loopback interface"
+        return
     launch.ready_error = exited(ctx, launch) or (
         f"GET {path} on port {port} kept answering {detail['status']}" if "status" in detail
         else f"nothing answered on port {port} within {timeout:g} s" if not done
         else "not ready")
+
+
+def _only_loopback_for(ctx: RunContext, launch: Launch, port: int, settle: float, since: list[float]) -> bool:
+    """True once the app has listened on `port` only on loopback for `settle` seconds: it never will answer."""
+    pids = ctx.engine.top_pids(launch.container_id)
+    if not procfs.visible(pids):
+        return False
+    found = [lst for lst in procfs.listeners(pids[0]) if lst.port == port]
+    if not found or any(procfs.is_wildcard(lst.address) for lst in found):
+        return False
+    launch.ready_detail["loopback_only"] = True
+    if not since:
+        since.append(time.monotonic())
+    return time.monotonic() - since[0] > settle
 
 
 def wait_listening(ctx: RunContext, launch: Launch, port: int, timeout: float) -> None:

@@ -1,0 +1,85 @@
+"""The jupyterlab profile end to end on real containers: the conforming image passes, each mutant
+fails on exactly the requirement it breaks, and nothing is left on the engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixture_catalog import IMAGES, mutants
+
+pytestmark = pytest.mark.docker
+PROFILE = "jupyterlab"
+
+
+def _leftovers(run: Any) -> list[str]:
+    """What this suite run left on the engine (other runs may be going on at the same time)."""
+    import docker
+
+    client = docker.from_env()
+    label = f"io.smconform.run={run.report['run']['id']}"
+    found = [c.name for c in client.containers.list(all=True, filters={"label": label})]
+    found += [v.name for v in client.volumes.list(filters={"label": label})]
+    found += [n.name for n in client.networks.list(filters={"label": label})]
+    return found
+
+
+def test_conforming_image_is_conformant(fixture_image: Any, run_suite: Any) -> None:
+    run = run_suite(PROFILE, fixture_image(PROFILE, "conforming"))
+    assert run.failed_ids() == set(), run.result.stdout.str()[-3000:]
+    assert run.report["verdict"] == "conformant"
+    assert run.report["schema"] == "smconform-report/1"
+    assert run.report["image"]["id"].startswith("sha256:")
+    outcomes = run.outcomes()
+    assert outcomes.pop("JL-CONTAINER-CONFIG") == "skipped"  # nothing declared: not applicable
+    assert set(outcomes.values()) == {"passed"}
+    health = run.entry("JL-HEALTH")
+    assert health["how"] == "run" and "answered 200 after" in health["message"]
+    assert run.entry("IMG-LAYER-IDS")["how"] == "static"
+    run.result.stdout.fnmatch_lines(["*launch studio (as the platform launches it): ready after *"])
+    assert _leftovers(run) == []
+
+
+def test_conforming_image_with_a_declared_container_config(fixture_image: Any, run_suite: Any,
+                                                           tmp_path: Path) -> None:
+    config = tmp_path / "cc.json"
+    config.write_text(json.dumps({"ContainerEnvironmentVariables": {"MY_SETTING": "1", "AWS_REGION": "mine"}}))
+    run = run_suite(PROFILE, fixture_image(PROFILE, "conforming"), f"--smconform-container-config={config}",
+                    "-k", "JL-CONTAINER-CONFIG or JL-ENV-PRECEDENCE", "--smconform-option=fuzz_examples=1")
+    assert run.outcome("JL-CONTAINER-CONFIG") == "passed"
+    assert run.outcome("JL-ENV-PRECEDENCE") == "passed"
+    assert run.entry("JL-UID")["message"] == "not selected in this run"
+    over = tmp_path / "over.json"
+    over.write_text(json.dumps({"ContainerArguments": ["x" * 65]}))
+    run = run_suite(PROFILE, fixture_image(PROFILE, "conforming"), f"--smconform-container-config={over}",
+                    "-k", "JL-CONTAINER-CONFIG")
+    assert run.outcome("JL-CONTAINER-CONFIG") == "failed"
+    assert "ContainerArguments[0] is 65 characters (at most 64)" in run.entry("JL-CONTAINER-CONFIG")["observed"]
+
+
+@pytest.mark.parametrize("mutant", mutants(PROFILE), ids=str)
+def test_mutant_fails_exactly_its_requirement(mutant: Any, fixture_image: Any, run_suite: Any) -> None:
+    run = run_suite(PROFILE, fixture_image(PROFILE, mutant.name), *mutant.suite_args)
+    failed = run.failed_ids()
+    assert failed == {mutant.requirement}, run.result.stdout.str()[-4000:]
+    assert run.report["verdict"] == "not-conformant"
+    entry = run.entry(mutant.requirement)
+    assert entry["expected"] and entry["observed"] and entry["fix"]
+    # The failure says how to reproduce it and what the container said, where there was one.
+    assert f"{mutant.requirement} (" in run.result.stdout.str()
+    assert _leftovers(run) == []
+
+
+def test_every_requirement_of_the_profile_has_a_mutant() -> None:
+    from pytest_smconform.checks import known_kinds
+    from pytest_smconform.platform import known_platforms
+    from pytest_smconform.spec.loader import SpecSet, shipped_spec_files
+
+    profile = SpecSet(shipped_spec_files()).resolve(PROFILE, {}, known_kinds(), known_platforms())
+    covered = {m.requirement for m in mutants(PROFILE)}
+    # GPU rules are covered by their own fixtures (they need GPU content, not a Studio app).
+    wanted = {r.id for r in profile.requirements if not r.id.startswith("IMG-GPU-")}
+    assert wanted - covered == set(), f"no mutant under {IMAGES / PROFILE} for these"
