@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pytest_smconform.model.quantity import QuantityError, parse_quantity
-from pytest_smconform.model.spaces import Options, RuleResult, evaluate
+from pytest_smconform.model.spaces import RULES, Options, RuleResult, evaluate
 from pytest_smconform.model.spaces_docs import (
     Document,
     document_from_data,
@@ -786,3 +786,40 @@ def test_lifecycle_script_limits() -> None:
     sh = lifecycle_script({"postStart": {"exec": {"command": ["/bin/sh", "-c", "echo"]}}}, "t")
     assert sh is not None and any("not bash" in p for p in lifecycle_problems(sh))
     assert lifecycle_script({"preStop": {"exec": {"command": ["x"]}}}, "t") is None
+
+
+def test_a_workspace_without_namespace_finds_its_template_anywhere() -> None:
+    results = evaluate(files("seed-jupyter-template.yaml"), [document_from_data(
+        {"apiVersion": API, "kind": "Workspace", "metadata": {"name": "w"},
+         "spec": {"displayName": "w", "templateRef": {"name": "my-jupyter-template"}, "storage": {"size": "60Gi"}}})])
+    assert results["SP-TPL-INHERIT"].outcome == "passed"
+    assert "exceeds maximum 50Gi" in results["SP-TPL-STORAGE"].violations[0].message
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-3, 10**4) | st.sampled_from(["", "1Gi", "x", "500m"]),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                           st.sampled_from(["name", "namespace", "min", "max", "cpu", "memory", "size", "enabled",
+                                            "idleTimeoutInMinutes", "detection", "httpGet", "port", "path",
+                                            "requests", "limits", "resources", "allow", "command", "postStart",
+                                            "exec"]), inner, max_size=4), max_leaves=12)
+SPEC_KEYS = ["templateRef", "image", "resources", "storage", "idleShutdown", "appType", "volumes", "lifecycle",
+             "remoteAccess", "nodeSelector", "env", "defaultImage", "allowedImages", "resourceBounds",
+             "primaryStorage", "defaultIdleShutdown", "idleShutdownOverrides", "defaultResources", "baseEnv",
+             "allowCustomImages", "allowSecondaryStorages", "defaultVolumes", "baseLabels", "defaultLifecycle",
+             "containerConfig", "podSecurityContext"]
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(["WorkspaceTemplate", "Workspace"]),
+                          st.dictionaries(st.sampled_from(SPEC_KEYS), JSONISH, max_size=5)), min_size=1, max_size=4))
+def test_any_document_gets_a_verdict_never_a_crash(items: list[tuple[str, dict[str, Any]]]) -> None:
+    docs = [document_from_data({"apiVersion": API, "kind": kind, "metadata": {"name": "t" if i % 2 else "n"},
+                                "spec": spec}, index=i) for i, (kind, spec) in enumerate(items)]
+    results = evaluate([d for d in docs if d.kind == "WorkspaceTemplate"], [d for d in docs if d.kind == "Workspace"],
+                       Options(remote_access="true"))
+    assert set(results) == set(RULES)
+    from pytest_smconform.model.spaces_pod import all_lifecycles, pod_shape
+
+    pod_shape([d for d in docs if d.kind == "WorkspaceTemplate"], [d for d in docs if d.kind == "Workspace"], SHARED)
+    all_lifecycles([d for d in docs if d.kind == "WorkspaceTemplate"], [d for d in docs if d.kind == "Workspace"],
+                   SHARED)

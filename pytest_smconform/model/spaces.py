@@ -46,6 +46,10 @@ class Malformed(Exception):
     """A value the rule needs cannot be read (SP-TPL-SCHEMA reports it); the rule cannot judge."""
 
 
+# what reading a malformed document can raise: the rule cannot judge it (SP-TPL-SCHEMA reports it)
+UNREADABLE = (Malformed, QuantityError, TypeError, AttributeError, ValueError, KeyError, IndexError)
+
+
 @dataclass
 class Options:
     remote_access: str = "auto"  # auto: a workspace's spec.remoteAccess.enabled; true/false: every document
@@ -465,7 +469,7 @@ def workspace_against(ws: Document, eff: Effective, tpl: Document) -> dict[str, 
     for rule, check in checks.items():
         try:
             out[rule] = check()
-        except Malformed:
+        except UNREADABLE:
             out[rule] = []
     return out
 
@@ -485,8 +489,16 @@ def evaluate(templates: list[Document], workspaces: list[Document], options: Opt
     current = current_templates(templates)
     for tpl in current:
         _judge_template(results, tpl, options)
-    judged = [judge_workspace(ws, current, options.shared_namespace) for ws in workspaces]
-    for item in judged:
+    judged: list[Judged] = []
+    for ws in workspaces:
+        try:
+            item = judge_workspace(ws, current, options.shared_namespace)
+        except UNREADABLE as exc:
+            for rule in (*WORKSPACE_RULES, "SP-TPL-INHERIT"):
+                results[rule].blocked.append(f"{ws.label}: cannot default a malformed workspace ({exc}); "
+                                             "see SP-TPL-SCHEMA")
+            continue
+        judged.append(item)
         _judge_workspace(results, item, options)
     _compliance(results["SP-TPL-COMPLIANCE"], templates, workspaces, options)
     _mark_not_applicable(results, templates, workspaces, judged)
@@ -509,8 +521,8 @@ def _schema(result: RuleResult, docs: list[Document], unreadable: list[SchemaErr
 def _guard(result: RuleResult, doc: Document, fn: Callable[[], list[Violation]]) -> None:
     try:
         found = fn()
-    except Malformed as exc:
-        result.blocked.append(f"{doc.label}: {exc} (see SP-TPL-SCHEMA)")
+    except UNREADABLE as exc:
+        result.blocked.append(f"{doc.label}: cannot judge a malformed value ({exc}); see SP-TPL-SCHEMA")
         return
     result.violations.extend(found)
     if not found:
@@ -564,7 +576,10 @@ def _judge_workspace(results: dict[str, RuleResult], item: Judged, options: Opti
 def compliance_violations(ws: Document, history: list[Document], shared_namespace: str) -> list[Violation]:
     """A workspace admitted under a template's first version and refused under its current one."""
     first, current = history[0], history[-1]
-    created = judge_workspace(ws, [first], shared_namespace)
+    try:
+        created = judge_workspace(ws, [first], shared_namespace)
+    except UNREADABLE:
+        return []
     if created.resolution.template is None:
         return []
     before = workspace_against(ws, created.effective, first)
@@ -590,7 +605,10 @@ def _compliance(result: RuleResult, templates: list[Document], workspaces: list[
     for versions in changed.values():
         current = versions[-1]
         for ws in workspaces:
-            now = judge_workspace(ws, current_templates(templates), options.shared_namespace)
+            try:
+                now = judge_workspace(ws, current_templates(templates), options.shared_namespace)
+            except UNREADABLE:
+                continue
             if now.resolution.template is not current:
                 continue
             _guard(result, ws, lambda ws=ws, versions=versions: compliance_violations(  # type: ignore[misc]

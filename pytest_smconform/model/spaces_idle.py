@@ -49,13 +49,23 @@ def join_base(base: str, path: str) -> str:
 
 def probe_from_idle(idle: dict[str, Any] | None, default_port: int = DEFAULT_PORT) -> Probe:
     """The probe an IdleShutdownSpec describes (operator defaults for what it leaves out)."""
-    http = ((idle or {}).get("detection") or {}).get("httpGet") or {}
+    found = _dig(idle, "detection", "httpGet")
+    http: dict[str, Any] = found if isinstance(found, dict) else {}
     port = http.get("port", default_port)
-    stamp = http.get("lastActivityTimestamp") or {}
+    stamp_found = http.get("lastActivityTimestamp")
+    stamp: dict[str, Any] = stamp_found if isinstance(stamp_found, dict) else {}
     return Probe(port=int(port) if isinstance(port, int) or str(port).isdigit() else default_port,
                  path=str(http.get("path") or DEFAULT_IDLE_PATH),
                  body_path=str(stamp.get("responseBodyPath") or DEFAULT_BODY_PATH),
                  format=str(stamp.get("format") or "RFC3339"))
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -135,8 +145,7 @@ class LifecycleScript:
 
 def lifecycle_script(lifecycle: Any, source: str) -> LifecycleScript | None:
     """The postStart exec command of a Kubernetes Lifecycle, if it has one."""
-    command = (((lifecycle or {}).get("postStart") or {}).get("exec") or {}).get("command") \
-        if isinstance(lifecycle, dict) else None
+    command = _dig(lifecycle, "postStart", "exec", "command")
     if not isinstance(command, list) or not command:
         return None
     argv = tuple(str(c) for c in command)

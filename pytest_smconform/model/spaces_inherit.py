@@ -100,7 +100,8 @@ def inherit(workspace: dict[str, Any], template: dict[str, Any] | None,
                 eff.inherited.append(ws_key)
         _inherit_storage(spec, tpl, eff)
         _inherit_env(spec, tpl, eff)
-        for entry in tpl.get("baseLabels") or []:
+        labels_found = tpl.get("baseLabels")
+        for entry in labels_found if isinstance(labels_found, list) else []:
             if isinstance(entry, dict) and entry.get("key") and entry["key"] not in eff.labels:
                 eff.labels[str(entry["key"])] = str(entry.get("value", ""))
     if unset(spec.get("ownershipType")):
@@ -135,7 +136,8 @@ def _inherit_storage(spec: dict[str, Any], tpl: dict[str, Any], eff: Effective) 
 
 
 def _inherit_env(spec: dict[str, Any], tpl: dict[str, Any], eff: Effective) -> None:
-    base = [e for e in tpl.get("baseEnv") or [] if isinstance(e, dict)]
+    found_base = tpl.get("baseEnv")
+    base = [e for e in found_base if isinstance(e, dict)] if isinstance(found_base, list) else []
     if not base:
         return
     found = spec.get("env")
@@ -165,36 +167,53 @@ def workspace_namespace(ws: Document) -> str:
     return ws.namespace or DEFAULT_NAMESPACE
 
 
+def _in(tpl: Document, namespace: str | None) -> bool:
+    """Whether `tpl` can be in `namespace`; None (a document without a namespace) matches any."""
+    return namespace is None or tpl.namespace is None or tpl.namespace == namespace
+
+
 def resolve(ws: Document, templates: list[Document], shared_namespace: str = SHARED_NAMESPACE) -> Resolution:
-    """The template the operator would use for `ws`, among `templates` (current versions)."""
-    ns = workspace_namespace(ws)
+    """The template the operator would use for `ws`, among `templates` (current versions).
+
+    A document without metadata.namespace is applied wherever kubectl points: it matches any namespace.
+    """
+    ns = ws.namespace
     ref = ws.spec.get("templateRef")
     if isinstance(ref, dict) and ref.get("name"):
-        name, ref_ns = str(ref["name"]), str(ref.get("namespace") or "")
-        if ref_ns and ref_ns not in (ns, shared_namespace):
+        name, ref_ns = str(ref["name"]), str(ref.get("namespace") or "") or None
+        if ref_ns and ns and ref_ns not in (ns, shared_namespace):
             return Resolution(None, problem=(
                 f"templateRef.namespace {ref_ns!r} is not allowed: templates must be in the workspace "
                 f"namespace {ns!r} or the shared namespace {shared_namespace!r}"))
-        search = [ref_ns] if ref_ns else [ns, shared_namespace]
+        search: list[str | None] = [ref_ns] if ref_ns else ([ns, shared_namespace] if ns else [None])
         for namespace in search:
-            found = [t for t in templates if t.name == name and (t.namespace or namespace) == namespace]
+            found = [t for t in templates if t.name == name and _in(t, namespace)]
             if found:
                 return Resolution(found[-1])
         if not templates:
             return Resolution(None, unknown=f"templateRef names {name!r}, and no template was given")
         given = ", ".join(sorted({f"{t.namespace or '(any)'}/{t.name}" for t in templates}))
+        where = " or fallback namespace ".join(n or "(any)" for n in search)
         return Resolution(None, problem=(
-            f"failed to get template {name} from namespace {search[0]}"
-            + (f" or fallback namespace {search[1]}" if len(search) > 1 else "")
-            + f": not found among the given templates ({given})"))
-    for namespace in (ns, shared_namespace):
-        labelled = [t for t in templates if (t.namespace or namespace) == namespace
-                    and str((t.metadata.get("labels") or {}).get(DEFAULT_TEMPLATE_LABEL, "")).lower() == "true"]
-        if len(labelled) > 1:
-            names = sorted(t.name for t in labelled)
-            return Resolution(None, problem=(
-                f"multiple templates found with default-template label in namespace {namespace}: {names}, "
-                "expected exactly one"))
+            f"failed to get template {name} from namespace {where}: not found among the given templates "
+            f"({given})"))
+    for namespace in ([ns, shared_namespace] if ns else [None]):
+        labelled = [t for t in templates if _in(t, namespace)
+                    and _is_default(t)]
+        by_namespace: dict[str | None, list[Document]] = {}
+        for tpl in labelled:
+            by_namespace.setdefault(tpl.namespace, []).append(tpl)
+        for group_ns, group in by_namespace.items():
+            if len(group) > 1:
+                names = sorted(t.name for t in group)
+                return Resolution(None, problem=(
+                    f"multiple templates found with default-template label in namespace {group_ns or namespace}: "
+                    f"{names}, expected exactly one"))
         if labelled:
             return Resolution(labelled[0])
     return Resolution(None)
+
+
+def _is_default(tpl: Document) -> bool:
+    labels = tpl.metadata.get("labels")
+    return isinstance(labels, dict) and str(labels.get(DEFAULT_TEMPLATE_LABEL, "")).lower() == "true"

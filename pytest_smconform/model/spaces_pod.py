@@ -33,7 +33,18 @@ class PodShape:
 
 def pod_shape(templates: list[Document], workspaces: list[Document], shared_namespace: str,
               default_mount: str = HYPERPOD_MOUNT_PATH, default_fs_group: int = 1000) -> PodShape:
-    """From the first workspace (defaulted from its template), else the first template's defaults."""
+    """From the first workspace (defaulted from its template), else the first template's defaults.
+
+    Documents too malformed to read give the image's own shape (SP-TPL-SCHEMA reports them).
+    """
+    try:
+        return _pod_shape(templates, workspaces, shared_namespace, default_mount, default_fs_group)
+    except (TypeError, AttributeError, ValueError, KeyError):
+        return PodShape(source="", mount_path=default_mount, fs_group=default_fs_group)
+
+
+def _pod_shape(templates: list[Document], workspaces: list[Document], shared_namespace: str,
+               default_mount: str, default_fs_group: int) -> PodShape:
     current = current_templates(templates)
     if workspaces:
         judged = judge_workspace(workspaces[0], current, shared_namespace)
@@ -49,8 +60,8 @@ def pod_shape(templates: list[Document], workspaces: list[Document], shared_name
     run_as = None
     if isinstance(uid, int):
         run_as = f"{uid}:{gid}" if isinstance(gid, int) else str(uid)
-    env = {str(e["name"]): str(e.get("value", "")) for e in spec.get("env") or []
-           if isinstance(e, dict) and e.get("name")}
+    env_list = spec.get("env") if isinstance(spec.get("env"), list) else []
+    env = {str(e["name"]): str(e.get("value", "")) for e in env_list or [] if isinstance(e, dict) and e.get("name")}
     fs_group = pod_sc.get("fsGroup")
     return PodShape(
         source=source,
@@ -91,7 +102,10 @@ def all_lifecycles(templates: list[Document], workspaces: list[Document],
         if found is not None:
             out.append(found)
     for ws in workspaces:
-        spec = judge_workspace(ws, current_templates(templates), shared_namespace).effective.spec
+        try:
+            spec = judge_workspace(ws, current_templates(templates), shared_namespace).effective.spec
+        except (TypeError, AttributeError, ValueError, KeyError):
+            continue
         found = lifecycle_script(spec.get("lifecycle"), ws.label)
         if found is not None and found.command not in {item.command for item in out}:
             out.append(found)
