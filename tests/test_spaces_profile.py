@@ -79,8 +79,9 @@ def test_conforming_image_with_documents_passes_everything(fixture_image: Any, r
                     *docs("good-workspaces.yaml", kind="workspace"))
     outcomes = run.outcomes()
     assert run.failed_ids() == set(), run.result.stdout.str()[-4000:]
-    # not an SMD image: SP-SMD-VERSION does not apply; everything else is judged and passes
-    assert {i for i, o in outcomes.items() if o != "passed"} == {"SP-SMD-VERSION"}
+    # not an SMD image: SP-SMD-VERSION does not apply (nor do the GPU rules); everything else passes
+    assert {i for i, o in outcomes.items() if o != "passed" and not i.startswith("IMG-GPU-")} == {"SP-SMD-VERSION"}
+    assert all(outcomes[i] == "passed" for i in DOC_IDS | IMAGE_IDS - {"SP-SMD-VERSION"})
     assert "lastActiveTimestamp" in run.entry("SP-IDLE-ENDPOINT")["message"]
 
 
@@ -108,3 +109,14 @@ def test_lifecycle_mutant_fails_with_a_template_script(fixture_image: Any, run_s
 def test_every_image_requirement_has_a_mutant() -> None:
     fixtures = Path(__file__).parent.parent / "fixtures" / "images" / "spaces"
     assert {p.name.upper() for p in fixtures.iterdir() if p.name.startswith("sp-")} == IMAGE_IDS
+
+
+@pytest.mark.docker
+def test_idle_probe_under_a_base_path_the_image_does_not_serve_is_a_404(fixture_image: Any, run_suite: Any) -> None:
+    # The operator joins the workspace's application base path with /api/idle; an image serving at /
+    # answers 404 there, which silently disables idle shutdown (reference jupyter-k8s.md §12).
+    run = run_suite("spaces", fixture_image("spaces", "conforming"), "--smconform-option=base_url=/workspaces/ns/w",
+                    "-k", "SP-IDLE-ENDPOINT or SP-CURL")
+    assert run.outcome("SP-IDLE-ENDPOINT") == "failed"
+    assert "404" in run.entry("SP-IDLE-ENDPOINT")["message"]
+    assert "/workspaces/ns/w/api/idle" in run.entry("SP-IDLE-ENDPOINT")["message"]
