@@ -354,12 +354,17 @@ def test_app_type(app_type: str, verdict: str) -> None:
     ("16Gi", {"node.kubernetes.io/instance-type": "ml.m5.xlarge"}, "passed"),
 ])
 def test_remote_access_memory(memory: str | None, selector: dict[str, str] | None, verdict: str) -> None:
-    spec: dict[str, Any] = {"remoteAccess": {"enabled": True}}
+    spec: dict[str, Any] = {}
     if memory:
         spec["resources"] = {"requests": {"memory": memory}}
     if selector:
         spec["nodeSelector"] = selector
-    assert judge([], [ws("w", **spec)])["SP-TPL-MEMORY"].outcome == verdict
+    assert judge([], [ws("w", **spec)], Options(remote_access="true"))["SP-TPL-MEMORY"].outcome == verdict
+
+
+def test_remote_access_is_a_cluster_setting_not_a_workspace_field() -> None:
+    doc = document_from_data(ws("w", remoteAccess={"enabled": True}))
+    assert any("unknown field 'remoteAccess'" in e.message for e in schema_errors(doc))
 
 
 def test_memory_not_applicable_without_remote_access_unless_asked() -> None:

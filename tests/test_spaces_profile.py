@@ -21,7 +21,7 @@ def docs(*names: str, kind: str = "template") -> list[str]:
 @pytest.mark.unit
 def test_documents_that_follow_every_rule(run_suite: Any) -> None:
     run = run_suite("spaces", None, *docs("good-templates.yaml", "good-template-edit.yaml"),
-                    *docs("good-workspaces.yaml", kind="workspace"))
+                    *docs("good-workspaces.yaml", kind="workspace"), "--smconform-option=remote_access=true")
     outcomes = run.outcomes()
     assert {i: outcomes[i] for i in DOC_IDS} == dict.fromkeys(DOC_IDS, "passed"), run.result.stdout.str()[-3000:]
     # no image: the image rules do not apply; the lifecycle script is judged as a document
@@ -33,7 +33,8 @@ def test_documents_that_follow_every_rule(run_suite: Any) -> None:
 
 @pytest.mark.unit
 def test_documents_that_break_every_rule(run_suite: Any) -> None:
-    run = run_suite("spaces", None, *docs("bad-templates.yaml"), *docs("bad-workspaces.yaml", kind="workspace"))
+    run = run_suite("spaces", None, *docs("bad-templates.yaml"), *docs("bad-workspaces.yaml", kind="workspace"),
+                    "--smconform-option=remote_access=true")
     assert run.failed_ids() == DOC_IDS | {"SP-LIFECYCLE"}, run.result.stdout.str()[-3000:]
     out = run.result.stdout.str()
     # every violation names the document (file:line), the field, the value and the bound
@@ -76,7 +77,7 @@ MUTANTS = ["sp-port", "sp-curl", "sp-remote-deps", "sp-idle-endpoint", "sp-fsgro
 def test_conforming_image_with_documents_passes_everything(fixture_image: Any, run_suite: Any) -> None:
     image = fixture_image("spaces", "conforming")
     run = run_suite("spaces", image, *docs("good-templates.yaml", "good-template-edit.yaml"),
-                    *docs("good-workspaces.yaml", kind="workspace"))
+                    *docs("good-workspaces.yaml", kind="workspace"), "--smconform-option=remote_access=true")
     outcomes = run.outcomes()
     assert run.failed_ids() == set(), run.result.stdout.str()[-4000:]
     # not an SMD image: SP-SMD-VERSION does not apply (nor do the GPU rules); everything else passes

@@ -52,7 +52,9 @@ UNREADABLE = (Malformed, QuantityError, TypeError, AttributeError, ValueError, K
 
 @dataclass
 class Options:
-    remote_access: str = "auto"  # auto: a workspace's spec.remoteAccess.enabled; true/false: every document
+    # true: the add-on runs with remote access (a cluster setting, Helm value remoteAccess.enabled), so every
+    # workspace must request at least 8Gi; anything else: SP-TPL-MEMORY does not apply to the documents
+    remote_access: str = "auto"
     shared_namespace: str = "jupyter-k8s-shared"
 
 
@@ -474,10 +476,8 @@ def workspace_against(ws: Document, eff: Effective, tpl: Document) -> dict[str, 
     return out
 
 
-def remote_access(ws_spec: dict[str, Any], options: Options) -> bool:
-    if options.remote_access in ("true", "false"):
-        return options.remote_access == "true"
-    return _get(ws_spec, "remoteAccess", "enabled") is True
+def remote_access(options: Options) -> bool:
+    return options.remote_access == "true"
 
 
 def evaluate(templates: list[Document], workspaces: list[Document], options: Options | None = None,
@@ -538,7 +538,7 @@ def _judge_template(results: dict[str, RuleResult], tpl: Document, options: Opti
     if "appType" in spec:
         _guard(results["SP-TPL-APPTYPE"], tpl, lambda: app_type_violation(
             tpl, spec.get("appType"), ("spec", "appType"), None, ": workspaces inherit the template's appType"))
-    if options.remote_access == "true" and isinstance(spec.get("defaultResources"), dict):
+    if remote_access(options) and isinstance(spec.get("defaultResources"), dict):
         _guard(results["SP-TPL-MEMORY"], tpl, lambda: memory_violations(
             tpl, spec.get("defaultResources"), spec.get("defaultNodeSelector"), ("spec", "defaultResources")))
 
@@ -567,7 +567,7 @@ def _judge_workspace(results: dict[str, RuleResult], item: Judged, options: Opti
         _guard(results["SP-TPL-RESOURCES"], ws, lambda: workspace_resource_violations(ws, eff, None))
         _guard(results["SP-TPL-APPTYPE"], ws, lambda: app_type_violation(ws, eff.spec.get("appType"),
                                                                          ("spec", "appType")))
-    if remote_access(ws.spec, options):
+    if remote_access(options):
         _guard(results["SP-TPL-MEMORY"], ws, lambda: memory_violations(
             ws, eff.spec.get("resources"), eff.spec.get("nodeSelector"), ("spec", "resources"),
             tpl.name if tpl and "resources" in eff.inherited else None))
@@ -634,5 +634,5 @@ def _mark_not_applicable(results: dict[str, RuleResult], templates: list[Documen
             results[rule].not_applicable = "nothing in the documents is subject to this rule"
     if not results["SP-TPL-MEMORY"].passed and not results["SP-TPL-MEMORY"].violations:
         results["SP-TPL-MEMORY"].not_applicable = (
-            "no workspace enables remote access (spec.remoteAccess.enabled); "
-            "--smconform-option=remote_access=true checks every document")
+            "remote access is a setting of the add-on (Helm value remoteAccess.enabled), not of the documents; "
+            "--smconform-option=remote_access=true checks every workspace and template for it")
