@@ -453,6 +453,9 @@ class _JobRunner:
                 self._observe_pid1(list(running.values()))
                 self.signal_wall = time.time()
                 for run in running.values():
+                    if not run.pid1:
+                        run.ended_before_stop = True  # gone before it could be observed and signalled
+                        continue
                     self._signal(run, self.stop.signal)
                     run.signalled = True
                 self.lines.append(f"docker kill -s {self.stop.signal} <containers>  # StopProcessingJob")
@@ -535,8 +538,10 @@ class _JobRunner:
                 pid = int(self.api.inspect_container(run.container_id)["State"].get("Pid") or 0)
             except docker.errors.APIError:
                 continue
-            info = procfs.proc_info(pid) if pid else None
-            env = procfs.environ(pid) if pid else None
+            if not pid:
+                continue
+            info = procfs.proc_info(pid)
+            env = procfs.environ(pid)
             run.pid1 = {"host_pid": pid, "visible": info is not None,
                         "argv": list(info.argv) if info else None, "environ": env,
                         "processes": self._process_table(run)}
