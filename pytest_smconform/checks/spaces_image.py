@@ -66,7 +66,13 @@ def spaces_port(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
     port = int(params["port"])
     launch = _launch(ctx, req)
     if launch.ready_at is not None:
-        return f"the app listens on {port} (after {launch.time_to_ready:.1f} s)"
+        addresses = launch.ready_detail.get("addresses") or []
+        if addresses and all(_loopback(a.rsplit(":", 1)[0]) for a in addresses):
+            raise ContractViolation(f"the app listening on port {port} on the pod's address (0.0.0.0)",
+                                    f"it listens on {', '.join(addresses)} only: the workspace Service cannot "
+                                    "reach it", launch_name=launch.plan.name)
+        where = f" on {', '.join(addresses)}" if addresses else ""
+        return f"the app listens on {port}{where} (after {launch.time_to_ready:.1f} s)"
     listening = [p for p in launch.ready_detail.get("listening") or [] if p != port]
     if listening and not exited(ctx, launch):
         raise ContractViolation(f"the app listening on port {port} (the Service and the idle probe use it)",
@@ -78,6 +84,10 @@ def spaces_port(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
         raise Blocked(f"the app does not start as the pod runs it; root cause: {culprit}", blocked_by=culprit)
     raise Blocked(f"the app never listened on any port ({launch.ready_error}); see SP-FSGROUP",
                   blocked_by="SP-FSGROUP")
+
+
+def _loopback(address: str) -> bool:
+    return address.startswith("127.") or address in ("0:0:0:0:0:0:0:1", "::1")
 
 
 # -- SP-FSGROUP ---------------------------------------------------------------------------------------

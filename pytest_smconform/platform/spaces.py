@@ -78,10 +78,12 @@ def wait_spaces(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Vari
     def check() -> bool:
         if exited(ctx, launch):
             return True
-        ports = listening_ports(ctx, launch)
-        if ports is None:  # no /proc view of the engine: fall back to HTTP on the published port
+        listeners = listening_addresses(ctx, launch)
+        if listeners is None:  # no /proc view of the engine: fall back to HTTP on the published port
             return _http_answers(launch, port)
+        ports = {p for _, p in listeners}
         detail["listening"] = sorted(ports)
+        detail["addresses"] = sorted(f"{a}:{p}" for a, p in listeners if p == port)
         if port in ports:
             launch.ready_at = time.monotonic()
             return True
@@ -100,13 +102,14 @@ def wait_spaces(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Vari
         else f"nothing listened on port {port} within {timeout:g} s")
 
 
-def listening_ports(ctx: RunContext, launch: Launch) -> set[int] | None:
+def listening_addresses(ctx: RunContext, launch: Launch) -> set[tuple[str, int]] | None:
+    """(address, port) of every listening TCP socket in the container's network namespace."""
     pids = ctx.engine.top_pids(launch.container_id)
     if not pids:
         return set()
     if not procfs.visible(pids):
         return None
-    return {lst.port for lst in procfs.listeners(pids[0])}
+    return {(lst.address, lst.port) for lst in procfs.listeners(pids[0])}
 
 
 def _http_answers(launch: Launch, port: int) -> bool:
