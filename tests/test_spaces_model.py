@@ -828,3 +828,16 @@ def test_any_document_gets_a_verdict_never_a_crash(items: list[tuple[str, dict[s
     pod_shape([d for d in docs if d.kind == "WorkspaceTemplate"], [d for d in docs if d.kind == "Workspace"], SHARED)
     all_lifecycles([d for d in docs if d.kind == "WorkspaceTemplate"], [d for d in docs if d.kind == "Workspace"],
                    SHARED)
+
+
+def test_apiserver_metadata_rules() -> None:
+    unnamed = tpl("x")
+    unnamed["metadata"] = {"labels": {"kueue.x-k8s.io/priority-class": "<user-input>-priority"}}
+    messages = [e.message for e in schema_errors(document_from_data(unnamed))]
+    assert "the object needs metadata.name" in messages
+    assert any("is not a valid label value" in m for m in messages)  # the seed's placeholder, verbatim
+    bad_name = ws("My_Workspace")
+    assert any("is not a valid name" in e.message for e in schema_errors(document_from_data(bad_name)))
+    good = tpl("t")
+    good["metadata"]["labels"] = {"kueue.x-k8s.io/priority-class": "team-a-priority"}
+    assert schema_errors(document_from_data(good)) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -278,9 +279,37 @@ def _explain(doc: Document, err: Any) -> list[SchemaError]:
     return [SchemaError(doc.where(path), dotted, err.message)]
 
 
-def _cel_rules(doc: Document) -> list[SchemaError]:
-    """The CRDs' CEL rules that a single document can break."""
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def _metadata_rules(doc: Document) -> list[SchemaError]:
+    """What the apiserver checks on every object's metadata: a DNS-subdomain name, valid labels."""
     out: list[SchemaError] = []
+    meta = doc.metadata
+    name = meta.get("name")
+    if not name and not meta.get("generateName"):
+        out.append(SchemaError(doc.where(("metadata",)), "metadata.name", "the object needs metadata.name"))
+    elif isinstance(name, str) and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
+        out.append(SchemaError(doc.where(("metadata", "name")), "metadata.name",
+                               f"{name!r} is not a valid name (lowercase letters, digits, '-' and '.')"))
+    labels = meta.get("labels")
+    for key, value in (labels.items() if isinstance(labels, dict) else []):
+        prefix, _, label = str(key).rpartition("/")
+        if (not label or len(label) > 63 or not _LABEL_NAME.match(label)
+                or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))):
+            out.append(SchemaError(doc.where(("metadata", "labels", str(key))), f"metadata.labels.{key}",
+                                   f"{key!r} is not a valid label key"))
+        if isinstance(value, str) and (len(value) > 63 or not _LABEL_NAME.match(value)):
+            out.append(SchemaError(doc.where(("metadata", "labels", str(key))), f"metadata.labels.{key}",
+                                   f"{value!r} is not a valid label value (at most 63 letters, digits, '-', '_', "
+                                   "'.'; starting and ending with a letter or digit)"))
+    return out
+
+
+def _cel_rules(doc: Document) -> list[SchemaError]:
+    """The CRDs' CEL rules that a single document can break, and the apiserver's metadata rules."""
+    out: list[SchemaError] = _metadata_rules(doc)
     spec = doc.spec
     if doc.kind == "WorkspaceTemplate" and isinstance(spec.get("baseLabels"), list):
         for i, label in enumerate(spec["baseLabels"]):
