@@ -153,7 +153,7 @@ class RunContext:
             variant = Variant(**spec)
             if not variant.use_config and self.settings.container_config is None:
                 continue  # the same launch as the failing one
-            if self.launch(name, variant).ready_at is not None:
+            if self.launch(name, variant).is_up:
                 culprit = req.id
                 break
         with self._lock:

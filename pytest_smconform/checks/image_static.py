@@ -41,7 +41,7 @@ def no_content_under(ctx: RunContext, req: Requirement, params: dict[str, Any]) 
                                 f"{len(found)} entries: {fmt_list(found)}")
     run_note = ""
     if params.get("diagnose") and req.launch:
-        culprit = ctx.diagnose(req.launch) if ctx.launch(req.launch).ready_at is None else None
+        culprit = ctx.diagnose(req.launch) if not ctx.launch(req.launch).is_up else None
         if culprit == req.id:
             raise ContractViolation(
                 f"the app starts with {paths[0]} mounted over by the platform",

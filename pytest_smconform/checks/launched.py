@@ -25,7 +25,7 @@ def shared_launch(ctx: RunContext, req: Requirement, allow_unready: bool = False
     """The launch this requirement shares; when it never got ready, blame the root cause."""
     assert req.launch is not None, f"{req.id} has no launch in its spec"
     launch = ctx.launch(req.launch)
-    if launch.ready_at is not None or allow_unready:
+    if launch.is_up or allow_unready:
         return launch
     culprit = ctx.diagnose(req.launch)
     if culprit is not None and culprit != req.id:

@@ -35,14 +35,14 @@ def app_identity(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> s
 def listens_all_interfaces(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     port = int(params["port"])
     launch = shared_launch(ctx, req, allow_unready=True)
+    if not launch.is_up and ctx.diagnose(req.launch or "") is not None:
+        shared_launch(ctx, req)  # raises Blocked with the root cause
     pids = ctx.engine.top_pids(launch.container_id)
     if not pids:
         raise ContractViolation(f"a process listening on 0.0.0.0:{port}",
                                 launch.ready_error or "the container has no process", launch_name=req.launch)
-    if launch.ready_at is None and ctx.diagnose(req.launch or "") is not None:
-        shared_launch(ctx, req)  # raises Blocked with the root cause
     if not procfs.visible(pids):
-        if launch.ready_at is None:
+        if not launch.is_up:
             raise ContractViolation(f"the app reachable on port {port}", str(launch.ready_error),
                                     launch_name=req.launch)
         return f"reachable on port {port} through the published port"
@@ -62,7 +62,7 @@ def listens_all_interfaces(ctx: RunContext, req: Requirement, params: dict[str, 
 def home_volume_writable(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     home = str(params["path"])
     launch = shared_launch(ctx, req)
-    if launch.ready_at is None:
+    if not launch.is_up:
         raise ContractViolation(f"the app starts with a fresh, empty volume at {home}",
                                 f"it starts only with the image's own {home} ({launch.ready_error})",
                                 launch_name=req.launch)
@@ -119,7 +119,7 @@ def container_config(ctx: RunContext, req: Requirement, params: dict[str, Any]) 
     if problems:
         raise ContractViolation("a ContainerConfig within the CreateAppImageConfig limits", "; ".join(problems))
     launch = shared_launch(ctx, req)
-    if launch.ready_at is None:
+    if not launch.is_up:
         raise ContractViolation("the app starts with the declared ContainerConfig",
                                 f"it starts only without it ({launch.ready_error})", launch_name=req.launch)
     return "within the API limits, and the app starts with it"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import posixpath
 import tarfile
 import threading
 import time
@@ -32,9 +33,15 @@ class Launch:
     host_ports: dict[int, int] = field(default_factory=dict)
     started_at: float = 0.0
     ready_at: float | None = None
+    answered_at: float | None = None  # the app answered at all (any HTTP status)
     ready_error: str | None = None
     ready_detail: dict[str, Any] = field(default_factory=dict)
     volume_names: list[str] = field(default_factory=list)
+
+    @property
+    def is_up(self) -> bool:
+        """Running and observable: ready, or at least answering (e.g. 403 while auth is on)."""
+        return self.ready_at is not None or self.answered_at is not None
 
     @property
     def time_to_ready(self) -> float | None:
@@ -132,7 +139,7 @@ class DockerEngine:
         launch = Launch(plan=plan, container_id=created["Id"], volume_names=volume_names)
         try:
             if plan.files:
-                self._copy_in(launch.container_id, plan.files)
+                self._copy_in(launch.container_id, plan.files, [v.target for v in plan.volumes])
             launch.started_at = time.monotonic()
             self.api.start(launch.container_id)
             launch.host_ports = self._host_ports(launch.container_id, plan.ports)
@@ -149,23 +156,25 @@ class DockerEngine:
         created = self.api.create_volume(driver="local", driver_opts=opts or None, labels=self.labels)
         return str(created["Name"])
 
-    def _copy_in(self, container_id: str, files: list[FileDrop]) -> None:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            dirs: set[str] = set()
-            for drop in files:
-                parts = drop.path.strip("/").split("/")
-                for depth in range(1, len(parts)):
-                    d = "/".join(parts[:depth])
-                    if d not in dirs:
-                        dirs.add(d)
-                        info = tarfile.TarInfo(d)
-                        info.type, info.mode = tarfile.DIRTYPE, 0o755
-                        tar.addfile(info)
-                info = tarfile.TarInfo("/".join(parts))
+    def _copy_in(self, container_id: str, files: list[FileDrop], mount_targets: list[str]) -> None:
+        """Copy platform files in before start.
+
+        Each file goes in relative to the volume that holds it (or its own directory), so the
+        image's own directories above keep their modes: a 0700 /opt must stay 0700.
+        """
+        for drop in files:
+            base = _holding_root(drop.path, mount_targets)
+            relative = drop.path[len(base):].strip("/").split("/")
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                for depth in range(1, len(relative)):
+                    info = tarfile.TarInfo("/".join(relative[:depth]))
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                info = tarfile.TarInfo("/".join(relative))
                 info.size, info.mode, info.uid, info.gid = len(drop.content), drop.mode, drop.uid, drop.gid
                 tar.addfile(info, io.BytesIO(drop.content))
-        self.api.put_archive(container_id, "/", buffer.getvalue())
+            self.api.put_archive(container_id, base, buffer.getvalue())
 
     def _host_ports(self, container_id: str, ports: list[int]) -> dict[int, int]:
         info = self.api.inspect_container(container_id)
@@ -303,6 +312,33 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             raise EngineError(f"copying files into {directory}: {_first_line(exc)}") from None
 
+    def run_once(self, image: str, argv: list[str], device_requests: list[dict[str, Any]] | None = None,
+                 timeout: float = 60) -> tuple[int | None, str]:
+        """Run `argv` (as the entrypoint) in a throw-away container of `image`; (exit code, output)."""
+        requests_ = [docker.types.DeviceRequest(
+            driver=r.get("Driver", ""), count=r.get("Count", 0), device_ids=r.get("DeviceIDs") or [],
+            capabilities=r.get("Capabilities") or [], options=r.get("Options") or {}) for r in device_requests or []]
+        try:
+            created = self.api.create_container(
+                image=image, entrypoint=argv[:1], command=argv[1:], labels=self.labels, detach=True,
+                host_config=self.api.create_host_config(device_requests=requests_ or None, network_mode="none"))
+        except docker.errors.APIError as exc:
+            return None, _first_line(exc)
+        try:
+            self.api.start(created["Id"])
+            code = self.api.wait(created["Id"], timeout=timeout).get("StatusCode")
+            raw = self.api.logs(created["Id"], stdout=True, stderr=True)
+            return code, raw.decode("utf-8", "replace")[-64 * 1024:]
+        except (docker.errors.APIError, requests.RequestException) as exc:
+            return None, _first_line(exc)
+        finally:
+            _quietly(self.api.remove_container, created["Id"], force=True, v=True)
+
+    def info(self) -> dict[str, Any]:
+        """`docker info` of the engine (runtimes, devices, ...)."""
+        info: dict[str, Any] = self.api.info()
+        return info
+
     def read_file(self, container_id: str, path: str, limit: int = 1 << 20) -> bytes | None:
         """The content of one regular file of the container (None: missing, not a file or too big)."""
         try:
@@ -316,6 +352,12 @@ class DockerEngine:
             member = next((m for m in tar.getmembers() if m.isfile()), None)
             handle = tar.extractfile(member) if member is not None else None
             return handle.read() if handle is not None else None
+
+
+def _holding_root(path: str, mount_targets: list[str]) -> str:
+    """The deepest mount target above `path`, else the file's own directory."""
+    holders = [t for t in mount_targets if path.startswith(t.rstrip("/") + "/")]
+    return max(holders, key=len) if holders else posixpath.dirname(path)
 
 
 def _quietly(action: Any, *args: Any, **kwargs: Any) -> int:

@@ -69,6 +69,8 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
             return _only_loopback_for(ctx, launch, port, settle, first_answer)
         detail["status"] = response.status_code
         detail["body"] = response.text[:500]
+        if launch.answered_at is None:
+            launch.answered_at = time.monotonic()
         if response.status_code == 200:
             launch.ready_at = time.monotonic()
             return True
