@@ -18,11 +18,11 @@ def _leftovers(run: Any) -> list[str]:
     """What this suite run left on the engine (other runs may be going on at the same time)."""
     import docker
 
-    client = docker.from_env()
-    label = f"io.smconform.run={run.report['run']['id']}"
-    found = [c.name for c in client.containers.list(all=True, filters={"label": label})]
-    found += [v.name for v in client.volumes.list(filters={"label": label})]
-    found += [n.name for n in client.networks.list(filters={"label": label})]
+    api = docker.from_env().api
+    label = {"label": f"io.smconform.run={run.report['run']['id']}"}
+    found = [c["Id"][:12] for c in api.containers(all=True, filters=label)]
+    found += [v["Name"] for v in (api.volumes(filters=label) or {}).get("Volumes") or []]
+    found += [n["Name"] for n in api.networks(filters=label)]
     return found
 
 

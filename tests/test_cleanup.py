@@ -1,0 +1,88 @@
+"""Interrupting a run (Ctrl-C, SIGTERM) leaves nothing behind; a SIGKILLed run's leftovers are swept
+by the next run, and only those."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.docker
+LABEL = "io.smconform.run"
+
+
+def _resources(run_id: str) -> list[str]:
+    import docker
+
+    # The low-level listing: no per-object inspect that could race with a removal.
+    api = docker.from_env().api
+    label = {"label": f"{LABEL}={run_id}"}
+    found = [f"container {c['Id'][:12]}" for c in api.containers(all=True, filters=label)]
+    found += [f"volume {v['Name']}" for v in (api.volumes(filters=label) or {}).get("Volumes") or []]
+    found += [f"network {n['Name']}" for n in api.networks(filters=label)]
+    return found
+
+
+def _start(image: str, report: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--smconform=jupyterlab", image, f"--smconform-report={report}",
+         "-p", "no:cacheprovider", "-q"],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_for_container(pid: int, timeout: float = 60) -> str:
+    """The run id of the first container the run `pid` created."""
+    import docker
+
+    api = docker.from_env().api
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for container in api.containers(all=True, filters={"label": f"io.smconform.pid={pid}"}):
+            return str(container["Labels"][LABEL])
+        time.sleep(0.1)
+    raise AssertionError("the run never started a container")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("delay", [0.0, 2.5], ids=["at-first-container", "mid-run"])
+def test_interrupted_run_leaves_nothing_and_writes_an_incomplete_report(
+        signum: int, delay: float, fixture_image: Any, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    proc = _start(fixture_image("jupyterlab", "conforming"), report, tmp_path)
+    run_id = _wait_for_container(proc.pid)
+    time.sleep(delay)
+    proc.send_signal(signum)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, output.decode()[-2000:]
+    assert _resources(run_id) == []
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "incomplete"
+    assert data["run"]["interrupted"] in ("KeyboardInterrupt", "SIGTERM")
+
+
+def test_killed_run_is_swept_by_the_next_run_and_only_it(fixture_image: Any, run_suite: Any,
+                                                         tmp_path: Path) -> None:
+    image = fixture_image("jupyterlab", "conforming")
+    victim = _start(image, tmp_path / "victim.json", tmp_path)
+    victim_run = _wait_for_container(victim.pid)
+    bystander = _start(image, tmp_path / "bystander.json", tmp_path)
+    bystander_run = _wait_for_container(bystander.pid)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=30)
+    time.sleep(1)  # let the engine finish anything the victim had asked for
+    assert _resources(victim_run) != []
+    run = run_suite("jupyterlab", image, "-k", "JL-WORKDIR")
+    assert run.outcome("JL-WORKDIR") == "passed"
+    assert _resources(victim_run) == []
+    # A live run's resources are not touched by the sweep.
+    assert bystander.poll() is None or _resources(bystander_run) == []
+    bystander.communicate(timeout=300)
+    assert bystander.returncode == 0
+    assert _resources(bystander_run) == []
