@@ -61,10 +61,31 @@ def plan_spaces(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> LaunchPl
     elif shape.args is not None:
         plan.command = list(shape.args)
     if variant.home == "empty":
-        # fsGroup: a fresh volume whose root belongs to the pod's fsGroup (group-writable for the app)
-        plan.volumes.append(VolumeMount(shape.mount_path, owner=(0, shape.fs_group),
-                                        size=str(param(decl, ctx, "volume_size"))))
+        # fsGroup: kubelet makes the volume root group-owned by the fsGroup, mode 2775, and gives the
+        # container's processes that group as a supplementary one. The engine layer has no group_add, so
+        # the container's user owns the root instead: the same access for that user, and none for a
+        # user the entrypoint switches to (su/gosu drop the supplementary group in Kubernetes too).
+        # VolumeMount has no mode field: the tmpfs mode rides on its option string after the size.
+        owner = run_as_uid(ctx, shape.run_as)
+        plan.volumes.append(VolumeMount(shape.mount_path, owner=(owner, shape.fs_group),
+                                        size=f"{param(decl, ctx, 'volume_size')},mode=2775"))
     return plan
+
+
+def run_as_uid(ctx: RunContext, run_as: str | None) -> int:
+    """The UID the container starts as: the pod's runAsUser, else the image's USER (0 when unset)."""
+    user = run_as or str(ctx.image_config().get("User") or "")
+    name = user.split(":", 1)[0]
+    if not name:
+        return 0
+    if name.isdigit():
+        return int(name)
+    passwd = ctx.layers().contents.get("/etc/passwd", b"").decode("utf-8", "replace")
+    for line in passwd.splitlines():
+        fields = line.split(":")
+        if len(fields) > 2 and fields[0] == name and fields[2].isdigit():
+            return int(fields[2])
+    return 0
 
 
 def wait_spaces(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Variant) -> None:
