@@ -89,8 +89,9 @@ def spaces_documents(ctx: RunContext, req: Requirement, params: dict[str, Any]) 
         first = result.violations[0]
         raise ContractViolation(
             expected=f"{first.field or 'the document'}: {first.bound}",
-            observed=f"{len(result.violations)} violation(s) (listed below); first: {first.field} = "
-                     f"{first.value or '(see message)'} in {first.where}",
+            observed=f"{len(result.violations)} violation(s) (listed below); first: {first.where}: "
+                     + (f"{first.field} = {first.value}: " if first.field and first.value else
+                        f"{first.field}: " if first.field else "") + first.message[:200],
             details=shown)
     if outcome == "not-applicable":
         raise NotApplicable(result.not_applicable or "nothing to check")

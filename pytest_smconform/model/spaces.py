@@ -39,7 +39,12 @@ class Violation:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.document}: {self.field} = {self.value}: {self.message} [bound: {self.bound}]"
+        parts = [self.where]
+        if self.document and not self.where.startswith(self.document):
+            parts.append(self.document)
+        if self.field:
+            parts.append(f"{self.field} = {self.value}" if self.value else self.field)
+        return f"{': '.join(parts)}: {self.message} [bound: {self.bound}]"
 
 
 class Malformed(Exception):
