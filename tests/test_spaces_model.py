@@ -841,3 +841,14 @@ def test_apiserver_metadata_rules() -> None:
     good = tpl("t")
     good["metadata"]["labels"] = {"kueue.x-k8s.io/priority-class": "team-a-priority"}
     assert schema_errors(document_from_data(good)) == []
+
+
+def test_an_existing_workspace_is_checked_against_the_current_template() -> None:
+    stored = ws("w", "storage-template", storage={"size": "8Gi"}, desiredStatus="Stopped")
+    stored["status"] = {"conditions": [{"type": "Stopped", "status": "True"}]}
+    results = judge([STORAGE], [stored])
+    [v] = results["SP-TPL-COMPLIANCE"].violations
+    assert "refused on its restart" in v.message and v.field == "spec.storage.size"
+    fine = copy.deepcopy(stored)
+    fine["spec"]["storage"]["size"] = "2Gi"
+    assert judge([STORAGE], [fine])["SP-TPL-COMPLIANCE"].outcome == "passed"

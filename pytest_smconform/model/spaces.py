@@ -601,17 +601,41 @@ def compliance_violations(ws: Document, history: list[Document], shared_namespac
     return out
 
 
+def existing_violations(ws: Document, templates: list[Document], shared_namespace: str) -> list[Violation]:
+    """An existing workspace (its document has a status) checked against the current template."""
+    judged = judge_workspace(ws, templates, shared_namespace)
+    tpl = judged.resolution.template
+    if tpl is None:
+        return []
+    when = "restart" if ws.spec.get("desiredStatus") == "Stopped" else "next update or start"
+    out = []
+    for found in workspace_against(ws, judged.effective, tpl).values():
+        for v in found:
+            out.append(Violation("SP-TPL-COMPLIANCE", v.document, v.where, v.field, v.bound, v.value,
+                                 f"an existing workspace (it has a status) no longer complies with template "
+                                 f"'{tpl.name}' and is refused on its {when}: {v.message}"))
+    return out
+
+
 def _compliance(result: RuleResult, templates: list[Document], workspaces: list[Document], options: Options) -> None:
     changed = {key: versions for key, versions in template_history(templates).items() if len(versions) > 1}
-    if not changed:
-        result.not_applicable = ("no template was changed: give the template's versions in order "
-                                 "(--smconform-template=v1.yaml --smconform-template=v2.yaml)")
+    existing = [ws for ws in workspaces if isinstance(ws.data.get("status"), dict)]
+    if not changed and not existing:
+        result.not_applicable = ("no template was changed and no existing workspace was given: give the "
+                                 "template's versions in order (--smconform-template=v1.yaml "
+                                 "--smconform-template=v2.yaml), or workspaces as stored (with their status)")
         return
+    current_all = current_templates(templates)
+    for ws in existing:
+        _guard(result, ws, lambda ws=ws: existing_violations(  # type: ignore[misc]
+            ws, current_all, options.shared_namespace))
     for versions in changed.values():
         current = versions[-1]
         for ws in workspaces:
+            if ws in existing:
+                continue
             try:
-                now = judge_workspace(ws, current_templates(templates), options.shared_namespace)
+                now = judge_workspace(ws, current_all, options.shared_namespace)
             except UNREADABLE:
                 continue
             if now.resolution.template is not current:
