@@ -27,6 +27,7 @@ FAST = ["peer_delay=1.5", "stop_after=1.0", "stop_grace=3", "fuzz_examples=1", "
 MUTANTS = {
     "img-reserved-optml": "IMG-RESERVED-OPTML",
     "pr-default-run": "PR-DEFAULT-RUN",
+    "pr-default-run-bash": "PR-DEFAULT-RUN",
     "pr-exec-form": "PR-EXEC-FORM",
     "pr-override-matrix": "PR-OVERRIDE-MATRIX",
     "pr-signals": "PR-SIGNALS",
@@ -98,17 +99,19 @@ def suite_runs(tmp_path_factory: pytest.TempPathFactory, fixture_image: Any) -> 
     spec = root / "user-scenarios.yaml"
     spec.write_text(USER_SPEC)
     pool = ThreadPoolExecutor(max_workers=3)
-    runs = {"conforming": pool.submit(_suite, root / "conforming", fixture_image(PROFILE, "conforming")),
-            "user-spec": pool.submit(_suite, root / "user-spec", fixture_image(PROFILE, "conforming"),
-                                     f"--smconform-spec={spec}")}
+    runs = {name: pool.submit(_suite, root / name, fixture_image(PROFILE, name))
+            for name in ("conforming", "conforming-fixed-paths")}
+    runs["user-spec"] = pool.submit(_suite, root / "user-spec", fixture_image(PROFILE, "conforming"),
+                                    f"--smconform-spec={spec}")
     for name in MUTANTS:
         runs[name] = pool.submit(_suite, root / name, fixture_image(PROFILE, name))
     pool.shutdown(wait=False)
     return runs
 
 
-def test_conforming_passes_every_requirement(suite_runs: dict[str, Future[Run]]) -> None:
-    run = suite_runs["conforming"].result()
+@pytest.mark.parametrize("name", ["conforming", "conforming-fixed-paths"])
+def test_conforming_passes_every_requirement(suite_runs: dict[str, Future[Run]], name: str) -> None:
+    run = suite_runs[name].result()
     assert run.report, run.output
     assert run.failed_ids() == set(), run.output
     outcomes = {e["id"]: e["outcome"] for e in run.report["results"]}
@@ -145,6 +148,13 @@ def test_mutant_fails_exactly_its_id(suite_runs: dict[str, Future[Run]], name: s
     others = {e["id"]: e for e in run.report["results"] if e["outcome"] == "skipped"}
     for req_id, entry in others.items():
         assert entry.get("reason") in ("blocked", "not-applicable"), (req_id, entry)
+
+
+def test_undeclared_output_directory_is_reported(suite_runs: dict[str, Future[Run]]) -> None:
+    run = suite_runs["conforming-fixed-paths"].result()
+    assert "/opt/ml/processing/processed_data" in run.entry("PR-IO-PATHS")["message"]
+    io_job = next(j for j in run.report["jobs"] if j["scenario"] == "io")
+    assert io_job["outputs"]["lost"] and "not under a declared" in io_job["outputs"]["lost"][0]["why"]
 
 
 def test_failures_explain_themselves(suite_runs: dict[str, Future[Run]]) -> None:

@@ -106,6 +106,11 @@ def io_paths(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
                                 "; ".join(problems[:4]), details=problems[4:20])
     request = scenario_request(ctx, params.get("scenario"))
     job = require_completed(ctx, req, request)
+    undeclared = sorted({e.output[len(model.UNDECLARED):] for e, _ in job.outputs.lost
+                         if e.output.startswith(model.UNDECLARED) and e.kind == "file"})
+    if job.outputs.empty_outputs and undeclared:
+        return (f"the job writes its results under {', '.join(undeclared)}, below {model.LOCAL_PATH_PREFIX} but "
+                "not a ProcessingOutput of this run: declare it (parameter outputs) and it is uploaded")
     if job.outputs.empty_outputs:
         empty = [o for o in request.outputs if o.name in job.outputs.empty_outputs]
         elsewhere = sorted({p for c in job.containers for p in c.elsewhere})

@@ -36,6 +36,11 @@ def default_run(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
         raise ContractViolation("an ENTRYPOINT and/or CMD, which `docker run IMAGE` runs",
                                 "neither is set: the engine has no command to run (\"No command specified\")",
                                 fix='Add ENTRYPOINT ["python3", "/path/to/your_script.py"] to the Dockerfile.')
+    if model.bare_program(expected):
+        raise ContractViolation(
+            "an ENTRYPOINT/CMD that starts the processing work",
+            f"the default command is a bare `{expected[0]}` (likely the base image's CMD): the job does nothing",
+            fix='Add ENTRYPOINT ["python3", "/path/to/your_script.py"] to the Dockerfile.')
     job = run(ctx, scenario_request(ctx, params.get("scenario")))
     first = job.containers[0]
     if first.start_error is not None:

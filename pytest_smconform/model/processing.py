@@ -202,8 +202,18 @@ def override_case(container_entrypoint: Sequence[str] | None, container_argument
 
 
 def is_shell_form(argv: Sequence[str] | None) -> bool:
-    """True for what a Dockerfile's shell form produces (`/bin/sh -c "…"`) and its bash spellings."""
-    return bool(argv) and len(argv or []) >= 2 and argv[0] in SHELL_FORMS and argv[1] == "-c"  # type: ignore[index]
+    """True for what a Dockerfile's shell form produces (`/bin/sh -c "…"`) and its spellings (`bash -lc`)."""
+    if not argv or len(argv) < 2 or argv[0] not in SHELL_FORMS:
+        return False
+    return re.fullmatch(r"-[a-z]*c[a-z]*", argv[1]) is not None
+
+
+BARE_PROGRAMS = ("sh", "bash", "dash", "zsh", "ash", "python", "python3", "node", "irb", "R")
+
+
+def bare_program(argv: Sequence[str]) -> bool:
+    """True when the command is only a shell or interpreter with no script: a job that does nothing."""
+    return len(argv) == 1 and argv[0].rsplit("/", 1)[-1] in BARE_PROGRAMS
 
 
 # -- the job status (PR-EXIT-STATUS) ------------------------------------------------------------
@@ -465,6 +475,9 @@ def dumps(doc: Any) -> bytes:
     return json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
 
 
+UNDECLARED = "undeclared "  # output name prefix of entries the job wrote under /opt/ml/processing elsewhere
+
+
 @dataclass(frozen=True)
 class OutputEntry:
     """One entry found under an output LocalPath after the job."""
@@ -487,7 +500,10 @@ def judge_outputs(entries: Sequence[OutputEntry], outputs: Sequence[str], comple
     """What S3 would receive: regular files, when the job completed; symbolic links are never followed."""
     uploaded, lost = [], []
     for entry in entries:
-        if entry.kind == "symlink":
+        if entry.output.startswith(UNDECLARED) and entry.kind != "dir":
+            why = (f"symbolic link to {entry.target or '?'}: not followed, and " if entry.kind == "symlink" else "")
+            lost.append((entry, why + "not under a declared ProcessingOutput LocalPath: not uploaded"))
+        elif entry.kind == "symlink":
             lost.append((entry, f"symbolic link to {entry.target or '?'}: not followed, not uploaded"))
         elif entry.kind == "file" and not completed:
             lost.append((entry, "the job did not complete: outputs are not uploaded"))
@@ -495,6 +511,6 @@ def judge_outputs(entries: Sequence[OutputEntry], outputs: Sequence[str], comple
             uploaded.append(entry)
         elif entry.kind == "other":
             lost.append((entry, "not a regular file"))
-    with_content = {e.output for e in entries if e.kind != "dir"}
+    with_content = {e.output for e in entries if e.kind != "dir" and not e.output.startswith(UNDECLARED)}
     empty = tuple(name for name in outputs if name not in with_content)
     return OutputVerdict(tuple(uploaded), tuple(lost), empty)

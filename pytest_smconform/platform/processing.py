@@ -647,11 +647,25 @@ class _JobRunner:
                 path = "/" + member.name.lstrip("/")
                 if path.startswith("/ml"):
                     path = "/opt" + path
-                if member.isdir() or any(path.startswith(k) or path == k.rstrip("/") for k in keep):
+                if any(path.startswith(k) or path == k.rstrip("/") for k in keep):
                     continue
-                added.append(path)
+                if path.startswith(model.LOCAL_PATH_PREFIX):
+                    self._undeclared(run, path, member)
+                elif not member.isdir():
+                    added.append(path)
         leaves = [p for p in added if not any(q.startswith(p + "/") for q in added)]
         run.elsewhere = sorted(leaves)[:50]
+
+    def _undeclared(self, run: ContainerRun, path: str, member: tarfile.TarInfo) -> None:
+        """Something the job wrote below /opt/ml/processing/ that no declared input or output covers."""
+        top = model.LOCAL_PATH_PREFIX + path[len(model.LOCAL_PATH_PREFIX):].split("/", 1)[0]
+        if any(o.local_path.rstrip("/") == path or o.local_path.startswith(path + "/")
+               for o in self.request.outputs + self.request.inputs):
+            return  # a parent directory of a declared path
+        kind = ("symlink" if member.issym() else "file" if member.isfile() or member.islnk() else
+                "dir" if member.isdir() else "other")
+        run.outputs.append(model.OutputEntry(f"{model.UNDECLARED}{top}", f"{run.host}:{path}", kind, member.size,
+                                             member.linkname if member.issym() else ""))
 
     # -- remove ---------------------------------------------------------------------------------
 
