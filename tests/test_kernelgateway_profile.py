@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixture_catalog import IMAGES, mutants
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixture_catalog import IMAGES, mutants
 from pytest_smconform.model import jupyter_wire as wire
 from pytest_smconform.model.kernelgateway import (
     AppImageConfig,
@@ -61,7 +61,11 @@ def test_conforming_image_with_two_declared_kernels(fixture_image: Any, run_suit
     aic = _aic(tmp_path, ["python3", "conda-env-myenv-py"], 1000, 100, "/home/sagemaker-user")
     run = run_suite(PROFILE, fixture_image(PROFILE, "conforming"), f"--smconform-app-image-config={aic}")
     assert run.failed_ids() == set(), run.result.stdout.str()[-3000:]
-    assert set(run.outcomes().values()) == {"passed"}
+    outcomes = run.outcomes()
+    # GPU rules: not a GPU image, and this host has no NVIDIA runtime: not applicable, with the reason.
+    assert {outcomes.pop("IMG-GPU-TOOLKIT"), outcomes.pop("IMG-GPU-VISIBLE")} == {"skipped"}
+    assert run.entry("IMG-GPU-VISIBLE")["reason"] == "not-applicable"
+    assert set(outcomes.values()) == {"passed"}
     assert run.report["verdict"] == "conformant"
     runs = run.entry("KG-KERNEL-RUNS")["message"]
     assert "python3 answered execute_request as 1000:100" in runs
@@ -103,9 +107,19 @@ def test_mutant_fails_exactly_its_requirement(mutant: Any, fixture_image: Any, r
     entry = run.entry(mutant.requirement)
     assert entry["expected"] and entry["observed"] and entry["fix"]
     skipped = {i for i, o in run.outcomes().items() if o == "skipped"}
-    for req_id in skipped:  # a skip here is only ever "blocked by" the mutant's own failure
-        assert run.entry(req_id).get("reason") == "blocked", run.entry(req_id)
+    for req_id in skipped - {"IMG-GPU-TOOLKIT", "IMG-GPU-VISIBLE"}:  # the GPU rules may not apply
+        assert run.entry(req_id).get("reason") == "blocked", run.entry(req_id)  # else: blocked by the mutant
     assert _leftovers(run) == []
+
+
+@pytest.mark.docker
+def test_cuda_stubs_are_not_a_bundled_driver(fixture_image: Any, run_suite: Any) -> None:
+    run = run_suite(PROFILE, fixture_image(PROFILE, "gpu-cuda-stubs"), "-k", "IMG-GPU")
+    assert run.failed_ids() == set(), run.result.stdout.str()[-3000:]
+    assert "toolkit stubs left alone" in run.entry("IMG-GPU-NODRIVER")["message"]
+    assert run.outcome("IMG-GPU-TOOLKIT") == "passed"
+    visible = run.entry("IMG-GPU-VISIBLE")
+    assert visible["outcome"] == "skipped" and "no NVIDIA container runtime" in visible["message"]
 
 
 def test_every_kg_requirement_has_a_mutant() -> None:
