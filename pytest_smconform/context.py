@@ -11,6 +11,7 @@ from typing import Any
 from .engine.docker_engine import DockerEngine, Launch
 from .engine.labels import new_run_id
 from .engine.layers import LayerScan, scan_image_stream
+from .engine.overlay import scan_overlay
 from .platform import Variant, launcher
 from .settings import Settings
 from .spec.model import Profile, Requirement
@@ -40,6 +41,8 @@ class RunContext:
     launch_records: list[LaunchRecord] = field(default_factory=list)
     # Extra top-level report sections a profile adds (e.g. processing's "jobs"); JSON-ready values.
     report_sections: dict[str, Any] = field(default_factory=dict)
+    # Per-run memo for check kinds (e.g. the fuzz examples they planned at prewarm).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._engine: DockerEngine | None = None
@@ -87,16 +90,26 @@ class RunContext:
         return future.result()
 
     def _scan_layers(self) -> LayerScan:
+        # The engine's own layer directories when they are on this host (fast), else `docker save`.
+        fast = scan_overlay(self.image(), WANTED_FILES)
+        if fast is not None:
+            return fast
         return scan_image_stream(self.engine.image_tar_stream(self.image()["Id"]), WANTED_FILES)
 
     # -- launches ----------------------------------------------------------------------------
 
-    def prewarm(self, launch_names: set[str], static: bool) -> None:
+    def prewarm(self, requirements: list[Requirement]) -> None:
         """Start what the selected requirements will need, concurrently, before they ask."""
-        if static:
+        from .checks import prewarm_hook
+
+        if any("static" in req.how for req in requirements):
             self.layers_async()
-        for name in sorted(launch_names):
+        for name in sorted({req.launch for req in requirements if req.launch}):
             self.launch_async(name, Variant())
+        for req in requirements:
+            hook = prewarm_hook(req.check)
+            if hook is not None:
+                hook(self, req)
 
     def layers_async(self) -> None:
         with self._lock:

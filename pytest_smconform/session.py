@@ -103,9 +103,9 @@ class SmconformSession:
         self.items = [item for item in session.items if isinstance(item, RequirementItem)]
         if self.config.option.collectonly or not self.items:
             return
-        launches = {item.requirement.launch for item in self.items if item.requirement.launch}
-        static = any("static" in item.requirement.how for item in self.items)
-        self.ctx.prewarm({name for name in launches if name}, static)
+        selected = {item.requirement.id: item.requirement for item in self.items}
+        needed = {need for req in selected.values() for need in req.needs}
+        self.ctx.prewarm([*selected.values(), *(self.ctx.requirement(n) for n in needed - set(selected))])
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self.interrupted or "KeyboardInterrupt"

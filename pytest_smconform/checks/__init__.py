@@ -30,6 +30,24 @@ def check_kind(name: str, destructive: bool = False) -> Callable[[CheckFn], Chec
     return register
 
 
+PrewarmFn = Callable[["RunContext", "Requirement"], None]
+# Work a check kind can start as soon as collection ends (e.g. its extra launches), concurrently.
+PREWARM: dict[str, PrewarmFn] = {}
+
+
+def prewarm_for(name: str) -> Callable[[PrewarmFn], PrewarmFn]:
+    def register(fn: PrewarmFn) -> PrewarmFn:
+        PREWARM[name] = fn
+        return fn
+
+    return register
+
+
+def prewarm_hook(name: str) -> PrewarmFn | None:
+    _load_builtins()
+    return PREWARM.get(name)
+
+
 def kind(name: str) -> CheckFn:
     _load_builtins()
     return _KINDS[name]

@@ -2,11 +2,15 @@
 
 Every example is a real container: the platform's variables on top of a generated
 ContainerEnvironment (reserved names included); the app process must see exactly that.
+Hypothesis generates the examples from the run's seed as soon as collection ends, and the
+launches start concurrently with the main one (a container per example is the cost; there
+is no shrinking, since each step would be another container). The same seed gives the same
+examples, so a failure is reproduced with `--smconform-seed`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -17,6 +21,7 @@ from ..model.studio import ENVIRONMENT_MAX_ITEMS, environment_problems
 from ..platform import Variant
 from ..platform.readiness import app_listener_pid
 from ..verdicts import ContractViolation
+from . import prewarm_for
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
 
 _VALUE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 _FREE_NAME = st.from_regex(r"\ASMCONFORM_[A-Z0-9_]{1,16}\Z")
+_MEMO = "env-precedence.examples"
 
 
 def environment_strategy(platform_names: list[str]) -> st.SearchStrategy[dict[str, str]]:
@@ -31,48 +37,59 @@ def environment_strategy(platform_names: list[str]) -> st.SearchStrategy[dict[st
     return st.dictionaries(st.one_of(reserved, _FREE_NAME), _VALUE, max_size=ENVIRONMENT_MAX_ITEMS)
 
 
-def fuzz_environment(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> int:
-    """Run the fuzzed launches; returns how many ran, raises ContractViolation on the first mismatch."""
-    examples = int(req.fuzz_examples or ctx.param("fuzz_examples"))
-    port = int(params["port"])
+def planned_examples(ctx: RunContext, req: Requirement) -> list[dict[str, str]]:
+    """The run's examples: every platform name set by the user, then Hypothesis' draws."""
+    with ctx._lock:
+        if _MEMO in ctx.memo:
+            return list(ctx.memo[_MEMO])
+    count = int(req.fuzz_examples or ctx.param("fuzz_examples"))
     platform_names = [str(k) for k in dict(ctx.param("platform_env"))]
-    clash = {name: "set-by-the-user" for name in platform_names}
-    ran: list[dict[str, str]] = []
-    failure: list[ContractViolation] = []
+    drawn: list[dict[str, str]] = []
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-              phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
+    @settings(max_examples=count, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
+              suppress_health_check=list(HealthCheck))
     @hypothesis_seed(ctx.settings.seed or 0)
-    @example(env=clash)
+    @example(env={name: "set-by-the-user" for name in platform_names})
     @given(env=environment_strategy(platform_names))
-    def one(env: dict[str, str]) -> None:
-        if len(ran) >= examples:
-            return
-        ran.append(env)
-        launch = ctx.one_off(req.launch or "", Variant(extra_env=tuple(sorted(env.items())), wait="listening"))
-        try:
-            pid = launch.ready_detail.get("app_pid") or app_listener_pid(ctx, launch, port)
-            if not isinstance(pid, int):
-                raise ContractViolation(
-                    "the app starts with a ContainerEnvironment within the limits",
-                    f"it did not start ({launch.ready_error}) with ContainerEnvironment {env!r}",
-                    launch_name=None, details=[launch.plan.reproduce()])
-            observed = procfs.environ(pid) or {}
-            problems = environment_problems(launch.plan.env, observed)
-            if problems:
-                raise ContractViolation(
-                    "the app process sees the platform's variables over ContainerEnvironment, unchanged",
-                    "; ".join(problems[:6]),
-                    details=[f"ContainerEnvironment (Hypothesis seed {ctx.settings.seed or 0}): {env!r}",
-                             launch.plan.reproduce()])
-        except ContractViolation as exc:
-            failure.append(exc)
-            raise
-        finally:
-            ctx.discard(launch)
+    def collect(env: dict[str, str]) -> None:
+        if env not in drawn:
+            drawn.append(env)
 
-    try:
-        one()
-    except ContractViolation:
-        raise failure[0] from None
-    return len(ran)
+    collect()
+    with ctx._lock:
+        ctx.memo[_MEMO] = drawn[: count + 1]
+    return list(ctx.memo[_MEMO])
+
+
+def _variant(env: dict[str, str]) -> Variant:
+    return Variant(extra_env=tuple(sorted(env.items())), wait="listening")
+
+
+@prewarm_for("env-precedence")
+def start_examples(ctx: RunContext, req: Requirement) -> None:
+    for env in planned_examples(ctx, req):
+        ctx.launch_async(req.launch or "", _variant(env))
+
+
+def fuzz_environment(ctx: RunContext, req: Requirement, port: int) -> int:
+    """Judge every example's launch; raises ContractViolation for the first that disagrees."""
+    examples = planned_examples(ctx, req)
+    failure: ContractViolation | None = None
+    for env in examples:
+        launch = ctx.launch(req.launch or "", _variant(env))
+        pid = launch.ready_detail.get("app_pid") or app_listener_pid(ctx, launch, port)
+        note = f"ContainerEnvironment (Hypothesis, --smconform-seed {ctx.settings.seed}): {env!r}"
+        if not isinstance(pid, int):
+            failure = failure or ContractViolation(
+                "the app starts with a ContainerEnvironment within the limits",
+                f"it did not start ({launch.ready_error})", details=[note, launch.plan.reproduce()])
+        else:
+            problems = environment_problems(launch.plan.env, procfs.environ(pid) or {})
+            if problems and failure is None:
+                failure = ContractViolation(
+                    "the app process sees the platform's variables over ContainerEnvironment, unchanged",
+                    "; ".join(problems[:6]), details=[note, launch.plan.reproduce()])
+        ctx.discard(launch)
+    if failure is not None:
+        raise failure
+    return len(examples)

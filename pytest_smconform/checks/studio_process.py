@@ -139,5 +139,5 @@ def env_precedence(ctx: RunContext, req: Requirement, params: dict[str, Any]) ->
     if problems:
         raise ContractViolation("the app process sees every injected variable unchanged",
                                 "; ".join(problems[:6]), launch_name=req.launch)
-    examples = fuzz_environment(ctx, req, params)
+    examples = fuzz_environment(ctx, req, port)
     return f"{len(launch.plan.env)} platform variables intact; {examples} fuzzed ContainerEnvironment launches agree"

@@ -39,6 +39,7 @@ class LayerScan:
     layers: list[Layer]
     contents: dict[str, bytes]  # final content of the small files that were asked for
     config: dict[str, Any]
+    _final: dict[str, Entry] | None = field(default=None, repr=False, compare=False)
 
     def every_entry(self) -> Iterator[tuple[int, Entry]]:
         """Every file of every layer, including those a later layer deletes."""
@@ -47,7 +48,12 @@ class LayerScan:
                 yield index, entry
 
     def final_tree(self) -> dict[str, Entry]:
-        """The file system a container sees: layers applied in order, whiteouts honoured."""
+        """The file system a container sees: layers applied in order, whiteouts honoured (memoised)."""
+        if self._final is None:
+            self._final = self._apply_layers()
+        return self._final
+
+    def _apply_layers(self) -> dict[str, Entry]:
         tree: dict[str, Entry] = {}
         for layer in self.layers:
             for opaque in layer.opaque_dirs:
