@@ -69,7 +69,8 @@ def test_conforming_image_with_two_declared_kernels(fixture_image: Any, run_suit
     assert run.report["verdict"] == "conformant"
     runs = run.entry("KG-KERNEL-RUNS")["message"]
     assert "python3 answered execute_request as 1000:100" in runs
-    assert "conda-env-myenv-py answered execute_request as 1000:100" in runs
+    assert "conda-env-myenv-py answered execute_request as 1000:100 in /opt/conda/envs/myenv" in runs
+    assert "python3 answered execute_request as 1000:100 in /usr/local/venv" in runs
     assert "conda-env-myenv-py (/opt/conda/envs/myenv)" in run.entry("KG-CONDA-ENVS")["message"]
     assert "nothing of the image listens on 8888" in run.entry("KG-OVERRIDE")["message"]
     assert run.entry("KG-SIZE")["how"] == "static"

@@ -103,6 +103,10 @@ def kg_kernelspecs(ctx: RunContext, req: Requirement, params: dict[str, Any]) ->
         else:
             details.append(f"searched sys.prefix {found.sys_prefix}/share/jupyter, JUPYTER_PATH, "
                            f"/usr/local/share/jupyter, /usr/share/jupyter and conda environments")
+        home = cfg.mount_path.rstrip("/") + "/"
+        hidden = [path for name in missing for path in ctx.layers().final_tree()
+                  if path.startswith(home) and path.endswith(f"/kernels/{name}/kernel.json")]
+        details += [f"{path} exists in the image but the user's volume at {cfg.mount_path} hides it" for path in hidden]
         declared = "declared in KernelSpecs" if cfg.kernels else "python3 (no KernelSpecs declared)"
         raise ContractViolation(
             f"kernelspecs {', '.join(names)} ({declared})",

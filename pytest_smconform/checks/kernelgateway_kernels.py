@@ -122,6 +122,7 @@ class KernelRun:
     uid: int | None = None
     gid: int | None = None
     cwd: str | None = None
+    prefix: str | None = None  # sys.prefix of a Python kernel
     home_write: str | None = None  # "ok", an error text, or None (not a Python kernel)
     language: str = ""
     seconds: float = 0.0
@@ -131,7 +132,8 @@ class KernelRun:
     def describe(self) -> str:
         if self.ok:
             who = f" as {self.uid}:{self.gid}" if self.uid is not None else ""
-            return f"{self.name} answered execute_request{who} after {self.seconds:.1f} s"
+            where = f" in {self.prefix}" if self.prefix else ""
+            return f"{self.name} answered execute_request{who}{where} after {self.seconds:.1f} s"
         tail = " | ".join(self.output.strip().splitlines()[-3:])[:300]
         return f"{self.name}: {self.problem}" + (f" (kernel output: {tail})" if tail else "")
 
@@ -150,7 +152,7 @@ def _collect(stream: Iterator[bytes], sink: list[bytes]) -> None:
 def python_code(mount_path: str) -> tuple[str, dict[str, str]]:
     probe = f"{mount_path.rstrip('/')}/{PROBE_NAME}"
     code = (
-        "import os as _smc_os\n"
+        "import os as _smc_os, sys as _smc_sys\n"
         "try:\n"
         f"    with open({probe!r}, 'w') as _smc_f:\n"
         "        _smc_f.write('ok')\n"
@@ -161,7 +163,7 @@ def python_code(mount_path: str) -> tuple[str, dict[str, str]]:
         "_smc_sum = 6 * 7\n"
     )
     expressions = {"ids": "(_smc_os.getuid(), _smc_os.getgid())", "write": "_smc_write",
-                   "cwd": "_smc_os.getcwd()", "sum": "_smc_sum"}
+                   "cwd": "_smc_os.getcwd()", "sum": "_smc_sum", "prefix": "_smc_sys.prefix"}
     return code, expressions
 
 
@@ -270,7 +272,8 @@ def _execute(conn: ShellConnection, run: KernelRun, spec: KernelSpec, cfg: AppIm
             return
         if isinstance(ids, tuple) and len(ids) == 2:
             run.uid, run.gid = int(ids[0]), int(ids[1])
-        write, cwd = _expression(content, "write"), _expression(content, "cwd")
+        write, cwd, prefix = (_expression(content, name) for name in ("write", "cwd", "prefix"))
+        run.prefix = str(prefix) if prefix is not None else None
         run.home_write = str(write) if write is not None else None
         run.cwd = str(cwd) if cwd is not None else None
         run.result = "6 * 7 == 42"
