@@ -22,7 +22,7 @@ class Entry:
     gid: int
     mode: int
     size: int
-    kind: str  # "file", "dir", "symlink", "hardlink", "other"
+    kind: str  # "file", "dir", "symlink", "other"
     link: str = ""
 
 
@@ -166,8 +166,9 @@ def _record(layer: Layer, info: tarfile.TarInfo, tar: tarfile.TarFile, want: set
     if base.startswith(WHITEOUT):
         layer.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
         return
-    kind = ("file" if info.isfile() else "dir" if info.isdir() else "symlink" if info.issym()
-            else "hardlink" if info.islnk() else "other")
+    # A hard link is a regular file in the container (and in the engine's layer directories).
+    kind = ("file" if info.isfile() or info.islnk() else "dir" if info.isdir() else "symlink" if info.issym()
+            else "other")
     layer.entries.append(Entry(path, info.uid, info.gid, info.mode, info.size, kind, info.linkname))
     if path in want and info.isfile() and info.size <= CONTENT_LIMIT:
         handle = tar.extractfile(info)

@@ -1,0 +1,32 @@
+"""The two layer readers agree on real images: the overlay2 fast path and a streamed `docker save`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_smconform.engine.docker_engine import DockerEngine
+from pytest_smconform.engine.layers import scan_image_stream
+from pytest_smconform.engine.overlay import scan_overlay
+
+pytestmark = pytest.mark.docker
+WANT = {"/etc/passwd", "/etc/os-release"}
+
+
+@pytest.mark.parametrize("name", ["conforming", "img-layer-ids", "img-reserved-optml"])
+def test_overlay_scan_equals_docker_save(name: str, fixture_image: Any) -> None:
+    engine = DockerEngine("test-layer-scan")
+    image = engine.inspect_image(fixture_image("jupyterlab", name))
+    fast = scan_overlay(image, WANT)
+    if fast is None:
+        pytest.skip("the engine's layer directories are not readable here (not overlay2, or remote)")
+    saved = scan_image_stream(engine.image_tar_stream(image["Id"]), WANT)
+
+    def entries(scan: Any) -> list[tuple[str, int, int, str]]:
+        return sorted((e.path, e.uid, e.gid, e.kind) for _, e in scan.every_entry() if e.path != "/")
+
+    assert entries(fast) == entries(saved)
+    assert set(fast.final_tree()) - {"/"} == set(saved.final_tree()) - {"/"}
+    assert fast.contents == saved.contents
+    assert len(fast.layers) == len(saved.layers)
