@@ -84,3 +84,15 @@ def test_every_requirement_of_the_profile_has_a_mutant() -> None:
     # GPU rules are covered by their own fixtures (they need GPU content, not a Studio app).
     wanted = {r.id for r in profile.requirements if not r.id.startswith("IMG-GPU-")}
     assert wanted - covered == set(), f"no mutant under {IMAGES / PROFILE} for these"
+
+
+def test_ini_keys_and_selection_by_requirement_id(fixture_image: Any, pytester: pytest.Pytester) -> None:
+    image = fixture_image(PROFILE, "conforming")
+    pytester.makeini(f"[pytest]\nsmconform_profile = {PROFILE}\nsmconform_image = {image}\n"
+                     "smconform_options =\n    startup_timeout=60\n")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-k", "JL-UID or JL-GID", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["smconform-jupyterlab::JL-UID", "smconform-jupyterlab::JL-GID", "*2/* tests collected*"])
+    result = pytester.runpytest_subprocess("-k", "JL-UID", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["PASSED smconform-jupyterlab::JL-UID*"])

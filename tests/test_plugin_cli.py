@@ -73,3 +73,4 @@ def test_plugin_stays_out_of_the_way_without_the_option(pytester: pytest.Pyteste
     pytester.makepyfile("def test_ok():\n    assert True\n")
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
+
