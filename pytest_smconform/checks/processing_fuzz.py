@@ -15,10 +15,17 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from ..model import processing as model
-from ..platform.processing import StopPlan
 from ..verdicts import Blocked, ContractViolation
 from . import check_kind
-from .processing_jobs import book, hold_request, prewarm, why_not_running
+from .processing_jobs import (
+    ENV_STOP,
+    book,
+    environment_examples,
+    environment_request,
+    hold_request,
+    prewarm,
+    why_not_running,
+)
 from .processing_static import image_argv
 
 if TYPE_CHECKING:
@@ -27,9 +34,6 @@ if TYPE_CHECKING:
 
 # Values a request may carry: spaces, quotes, shell syntax, unicode, empty strings (never NUL).
 VALUE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=24)
-ENV_NAME = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,20}\Z").filter(lambda k: k not in ("PATH", "HOME", "HOSTNAME"))
-TRICKY_ENV = {"SMCONFORM_QUOTES": "it's \"quoted\" $HOME `id` \\n", "SMCONFORM_UNICODE": "ünï ✓ 日本",
-              "SMCONFORM_EMPTY": "", "SMCONFORM_SPACES": "  two  spaces  ", "SMCONFORM_LINES": "a\nb"}
 ARGV = st.lists(VALUE, min_size=1, max_size=4)
 
 
@@ -43,51 +47,33 @@ def environment(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
     prewarm(ctx)
     base = hold_request(ctx)
     examples = int(req.fuzz_examples or ctx.param("fuzz_examples"))
-    stop = StopPlan(signal="SIGKILL", after=float(params.get("observe_after", 1.0)), grace=0.0)
-    ran: list[dict[str, str]] = []
-    failure: list[BaseException] = []
-
-    @_settings(examples)
-    @hypothesis_seed(ctx.settings.seed or 0)
-    @example(env=TRICKY_ENV)
-    @given(env=st.dictionaries(ENV_NAME, VALUE, max_size=6))
-    def one(env: dict[str, str]) -> None:
-        if len(ran) > examples:
-            return
-        ran.append(env)
-        given_env = {**base.env, **env}
-        request = model.ProcessingJobRequest(**{**base.__dict__, "environment": tuple(sorted(given_env.items()))})
-        job = book(ctx).job(request, stop=stop)
+    stop = ENV_STOP
+    drawn = environment_examples(ctx, examples)
+    # Every example is a job: start them all at once, then judge them in the order Hypothesis drew them.
+    futures = [book(ctx).submit(environment_request(base, env), stop=stop) for env in drawn]
+    for given_env, future in zip(drawn, futures, strict=True):
+        job = future.result()
         first = job.containers[0] if job.containers else None
-        try:
-            if first is None or first.start_error is not None or job.error is not None:
-                raise Blocked(f"the job did not start ({job.error or (first and first.start_error)})",
-                              blocked_by="PR-DEFAULT-RUN")
-            if first.ended_before_stop or not first.pid1:
-                raise why_not_running(ctx, req, job)
-            seen = first.pid1.get("environ")
-            if seen is None:
-                raise Blocked("PID 1's environment is not visible from this host's /proc (a remote engine?)")
-            wrong = [f"{k}: given {v!r}, process has {seen.get(k)!r}" for k, v in sorted(given_env.items())
-                     if seen.get(k) != v]
-            if wrong:
-                raise ContractViolation(
-                    "every Environment variable reaches the process unchanged",
-                    f"{len(wrong)} of {len(given_env)} differ in PID 1 "
-                    f"(`{' '.join(first.pid1.get('argv') or [])[:80]}`): {'; '.join(wrong[:4])}",
-                    fix="Do not clear or rewrite the environment in your entrypoint (env -i, su -, sudo, "
-                        "login shells); pass it on to the program.",
-                    details=[f"Environment (Hypothesis seed {ctx.settings.seed or 0}): {given_env!r}",
-                             *job.log_details(6)])
-        except (Blocked, ContractViolation) as exc:
-            failure.append(exc)
-            raise
-
-    try:
-        one()
-    except (Blocked, ContractViolation):
-        raise failure[0] from None
-    return f"{len(ran)} Environment maps (quotes, unicode, empty values) reached PID 1 unchanged"
+        if first is None or first.start_error is not None or job.error is not None:
+            raise Blocked(f"the job did not start ({job.error or (first and first.start_error)})",
+                          blocked_by="PR-DEFAULT-RUN")
+        if first.ended_before_stop or not first.pid1:
+            raise why_not_running(ctx, req, job)
+        seen = first.pid1.get("environ")
+        if seen is None:
+            raise Blocked("PID 1's environment is not visible from this host's /proc (a remote engine?)")
+        wrong = [f"{k}: given {v!r}, process has {seen.get(k)!r}" for k, v in sorted(given_env.items())
+                 if seen.get(k) != v]
+        if wrong:
+            raise ContractViolation(
+                "every Environment variable reaches the process unchanged",
+                f"{len(wrong)} of {len(given_env)} differ in PID 1 "
+                f"(`{' '.join(first.pid1.get('argv') or [])[:80]}`): {'; '.join(wrong[:4])}",
+                fix="Do not clear or rewrite the environment in your entrypoint (env -i, su -, sudo, "
+                    "login shells); pass it on to the program.",
+                details=[f"Environment (Hypothesis seed {ctx.settings.seed or 0}): {given_env!r}",
+                         *job.log_details(6)])
+    return f"{len(drawn)} Environment maps (quotes, unicode, empty values) reached PID 1 unchanged"
 
 
 @check_kind("processing-override-matrix")

@@ -7,7 +7,12 @@ one of its cases); the profile's `outputs` parameter and the scenario's own keys
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
 from ..errors import EngineError, UsageError
 from ..model import processing as model
@@ -80,6 +85,35 @@ def hold_request(ctx: RunContext) -> model.ProcessingJobRequest:
     return scenario_request(ctx, {"name": "hold", "environment": hold})
 
 
+ENV_NAME = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,20}\Z").filter(lambda k: k not in ("PATH", "HOME", "HOSTNAME"))
+ENV_VALUE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=24)
+TRICKY_ENV = {"SMCONFORM_QUOTES": "it's \"quoted\" $HOME `id` \\n", "SMCONFORM_UNICODE": "ünï ✓ 日本",
+              "SMCONFORM_EMPTY": "", "SMCONFORM_SPACES": "  two  spaces  ", "SMCONFORM_LINES": "a\nb"}
+ENV_STOP = StopPlan(signal="SIGKILL", after=1.0, grace=0.0)  # observe PID 1, then end the job at once
+
+
+def environment_examples(ctx: RunContext, examples: int) -> list[dict[str, str]]:
+    """PR-ENVIRONMENT's Environment maps: a tricky explicit one, then Hypothesis's (seeded by the run)."""
+    base = hold_request(ctx).env
+    drawn: list[dict[str, str]] = []
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+              phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
+    @hypothesis_seed(ctx.settings.seed or 0)
+    @example(env=TRICKY_ENV)
+    @given(env=st.dictionaries(ENV_NAME, ENV_VALUE, max_size=6))
+    def draw(env: dict[str, str]) -> None:
+        if len(drawn) <= examples:
+            drawn.append({**base, **env})
+
+    draw()
+    return drawn
+
+
+def environment_request(base: model.ProcessingJobRequest, env: dict[str, str]) -> model.ProcessingJobRequest:
+    return replace(base, environment=tuple(sorted(env.items())))
+
+
 def prewarm(ctx: RunContext) -> None:
     """Start every declared scenario's job (and the stop jobs) once, concurrently, before checks ask."""
     with _LOCK:
@@ -96,6 +130,9 @@ def prewarm(ctx: RunContext) -> None:
             jobs.submit(request)
     for signal in ctx.param("stop_signals"):
         jobs.submit(hold_request(ctx), stop=stop_plan(ctx, str(signal)))
+    base = hold_request(ctx)
+    for env in environment_examples(ctx, int(ctx.param("fuzz_examples"))):
+        jobs.submit(environment_request(base, env), stop=ENV_STOP)
 
 
 def run(ctx: RunContext, request: model.ProcessingJobRequest, variant: JobVariant | None = None,

@@ -40,7 +40,7 @@ CONFIG_DIR = "/opt/ml/config"
 MESSAGE_READ_MAX = 1 << 20
 ELSEWHERE_IGNORED = ("/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/root/.cache", "/var/cache",
                      "/var/log", "/var/lib/apt")
-JOB_WORKERS = 3
+JOB_WORKERS = 5
 
 
 @dataclass(frozen=True)
