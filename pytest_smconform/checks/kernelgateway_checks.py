@@ -33,6 +33,13 @@ def kg_launch(ctx: RunContext, req: Requirement) -> Launch:
     return launch
 
 
+def _names(failing: list[str], verb: str) -> str:
+    """'python3 starts' / 'a, b start' (and 'does not' / 'do not')."""
+    one = len(failing) == 1
+    verb = {"start": "starts", "do": "does"}.get(verb, verb) if one else verb
+    return f"{', '.join(failing)} {verb}"
+
+
 def _timeout(params: dict[str, Any]) -> float:
     return float(params.get("timeout", 60))
 
@@ -47,6 +54,19 @@ def _identity_problem(run: KernelRun, uid: int, gid: int) -> str | None:
     if (run.uid, run.gid) != (uid, gid):
         return f"{run.name}: the code ran as {run.uid}:{run.gid}, not the declared {uid}:{gid}"
     return None
+
+
+def _fixed_by_own_start(ctx: RunContext, req: Requirement, params: dict[str, Any], failing: list[str]) -> bool:
+    """Do the failing kernels start when the image's own ENTRYPOINT/CMD ran first (not overridden)?"""
+    assert req.launch is not None
+    config = ctx.image_config()
+    if not config.get("Entrypoint") and not config.get("Cmd"):
+        return False
+    other = ctx.launch(req.launch, Variant(own_start=True))
+    if other.ready_at is None:
+        return False
+    runs = kernel_runs(ctx, other, _timeout(params))
+    return all(runs[name].ok for name in failing if name in runs)
 
 
 def _fixed_by_image_home(ctx: RunContext, req: Requirement, params: dict[str, Any],
@@ -71,6 +91,12 @@ def kg_override(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
         raise ContractViolation("the container runs with its ENTRYPOINT and CMD replaced by the platform's",
                                 f"{launch.ready_error}", launch_name=req.launch)
     runs = kernel_runs(ctx, launch, _timeout(params))
+    failing = [name for name, run in runs.items() if not run.ok]
+    if failing and _fixed_by_own_start(ctx, req, params, failing):
+        raise ContractViolation(
+            "kernels start without the image's own start-up (the platform overrides ENTRYPOINT and CMD)",
+            f"{_names(failing, 'start')} only after the image's {replaced} ran: "
+            + "; ".join(runs[n].describe() for n in failing), launch_name=req.launch)
     pids = ctx.engine.top_pids(launch.container_id)
     if not procfs.visible(pids):
         raise Blocked("the engine's processes are not visible in this host's /proc; run the suite on the engine's host")
@@ -121,8 +147,11 @@ def kg_kernels_run(ctx: RunContext, req: Requirement, params: dict[str, Any]) ->
     runs = _runs(ctx, req, params)
     failing = [name for name, run in runs.items() if not run.ok]
     if failing and _fixed_by_image_home(ctx, req, params, failing):
-        raise Blocked(f"{', '.join(failing)} start only with the image's own {cfg.mount_path}; root cause: KG-HOME",
+        raise Blocked(f"{_names(failing, 'start')} only with the image's own {cfg.mount_path}; root cause: KG-HOME",
                       blocked_by="KG-HOME")
+    if failing and _fixed_by_own_start(ctx, req, params, failing):
+        raise Blocked(f"{_names(failing, 'start')} only after the image's own ENTRYPOINT/CMD; root cause: KG-OVERRIDE",
+                      blocked_by="KG-OVERRIDE")
     problems = [runs[name].describe() for name in failing]
     problems += [p for p in (_identity_problem(run, cfg.uid, cfg.gid) for run in runs.values() if run.ok) if p]
     if problems:
@@ -143,9 +172,12 @@ def kg_home(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
         if _fixed_by_image_home(ctx, req, params, failing):
             raise ContractViolation(
                 f"kernels start with a fresh, empty volume at {cfg.mount_path}",
-                f"{', '.join(failing)} start only with the image's own {cfg.mount_path}: "
+                f"{_names(failing, 'start')} only with the image's own {cfg.mount_path}: "
                 + "; ".join(runs[n].describe() for n in failing), launch_name=req.launch)
-        raise Blocked(f"{', '.join(failing)} do not start even with the image's own {cfg.mount_path}",
+        if _fixed_by_own_start(ctx, req, params, failing):
+            raise Blocked(f"{_names(failing, 'start')} only after the image's own ENTRYPOINT/CMD",
+                          blocked_by="KG-OVERRIDE")
+        raise Blocked(f"{_names(failing, 'do')} not start even with the image's own {cfg.mount_path}",
                       blocked_by="KG-KERNEL-RUNS")
     wrote = []
     for run in runs.values():

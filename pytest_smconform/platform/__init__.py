@@ -22,6 +22,7 @@ class Variant:
     use_config: bool = True  # False: ignore the declared ContainerConfig
     extra_env: tuple[tuple[str, str], ...] = ()
     wait: str = "ready"  # ready: the platform's health check; listening: a process owns the port
+    own_start: bool = False  # kernelgateway: keep the image's ENTRYPOINT/CMD (do kernels need its start-up?)
 
     def describe(self) -> str:
         parts = []
@@ -33,6 +34,8 @@ class Variant:
             parts.append("no ContainerConfig")
         if self.extra_env:
             parts.append(f"{len(self.extra_env)} ContainerEnvironment variables")
+        if self.own_start:
+            parts.append("the image's own ENTRYPOINT/CMD")
         return ", ".join(parts) or "as the platform launches it"
 
 

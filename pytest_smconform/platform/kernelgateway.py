@@ -78,6 +78,8 @@ def plan_kernelgateway(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> L
         mem_limit=str(param(decl, ctx, "memory")),
         stop_timeout=int(param(decl, ctx, "stop_grace")),
     )
+    if variant.own_start:  # only to find out whether kernels need the image's own start-up
+        plan.entrypoint, plan.command = None, None
     if variant.home == "empty":
         plan.volumes.append(VolumeMount(cfg.mount_path, owner=(cfg.uid, cfg.gid),
                                         size=str(param(decl, ctx, "home_size"))))
