@@ -15,7 +15,7 @@ from pytest_smconform.model.docker_settings import check_docker_settings, parse_
 
 PROFILE = "local-mode"
 LM_IDS = {"LM-DOCKER-CLI", "LM-API-1-41", "LM-DOCKER-HOST", "LM-NO-ENGINE", "LM-COMPOSE", "LM-OS-RELEASE",
-          "LM-DOMAIN-SETTINGS"}
+          "LM-ROOTLESS-GATEWAY", "LM-DOMAIN-SETTINGS"}
 SOCKET = "--smconform-allow-engine-socket"
 
 

@@ -188,6 +188,20 @@ def lm_domain_settings(ctx: RunContext, req: Requirement, params: dict[str, Any]
     return f"{found.summary}{warned}"
 
 
+def _answers(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(url, timeout=2).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def _proxy_env(ctx: RunContext) -> dict[str, str]:
+    env = dict(str(item).partition("=")[::2] for item in ctx.image_config().get("Env") or [])
+    return {k: v for k, v in env.items() if k.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
+
+
 @check_kind("lm-rootless-gateway")
 def lm_rootless_gateway(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     socket, gateway, port = str(params["docker_host"]), str(params["gateway"]), int(params["port"])
@@ -213,14 +227,19 @@ def lm_rootless_gateway(ctx: RunContext, req: Requirement, params: dict[str, Any
             results[address] = ctx.engine.exec_run(launch.container_id, ["python3", "-c", probe, address, host_port])
             return results[address][0] == 0
 
-        poll(lambda: reach(gateway), timeout=float(params.get("timeout", 30)), first=0.3, most=1.0)
+        # The throw-away server is up once this host reaches it; then the app's side is asked.
+        if not poll(lambda: _answers(f"http://127.0.0.1:{host_port}/"), float(params.get("timeout", 30)), 0.2, 1.0):
+            raise Blocked(f"the container started through the image's CLI never served on port {host_port}")
+        poll(lambda: reach(gateway), timeout=5, first=0.5, most=1.0)
         reach("127.0.0.1")
     finally:
         ctx.engine.exec_run(launch.container_id, ["docker", "-H", socket, "rm", "-f", inner])
     if results[gateway][0] != 0:
+        said = results[gateway][1].strip().splitlines()
         raise ContractViolation(
             f"a port published by a container started from inside is reached at {gateway}:{host_port}",
-            f"not reachable: {results[gateway][1].strip()[-200:]}", launch_name=req.launch)
+            f"the app's side cannot reach it: {said[-1][:200] if said else 'no output'}", launch_name=req.launch,
+            details=[f"{k}={v}" for k, v in sorted(_proxy_env(ctx).items())])
     local = "also" if results["127.0.0.1"][0] == 0 else "not"
     return (f"`docker run -p {port}` from inside: reached at {gateway}:{host_port}, {local} at localhost "
             f"(as under rootless Docker); {shlex.quote(inner[:12])} removed")
