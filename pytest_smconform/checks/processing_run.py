@@ -173,6 +173,7 @@ def stop_signals(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> s
                 f"(exit {first.exit_code}); PID 1 was `{' '.join(pid1)[:100]}`",
                 fix=f"Handle {sig} in your program (Python: signal.signal(signal.{sig}, handler) that exits); "
                     "as PID 1 a signal with no handler is ignored.",
-                details=["processes at the stop:", *[f"  {row}" for row in table], *job.log_details()])
+                details=[f"PID 1's handling at the stop: {first.pid1.get('signals') or 'not visible'}",
+                         "processes at the stop:", *[f"  {row}" for row in table], *job.log_details()])
         done.append(f"{sig}: ended {first.exited_after_signal:.2f} s after (exit {first.exit_code})")
     return "; ".join(done)

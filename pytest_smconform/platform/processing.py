@@ -544,6 +544,7 @@ class _JobRunner:
             env = procfs.environ(pid)
             run.pid1 = {"host_pid": pid, "visible": info is not None,
                         "argv": list(info.argv) if info else None, "environ": env,
+                        "signals": _dispositions(pid),
                         "processes": self._process_table(run)}
 
     def _process_table(self, run: ContainerRun) -> list[str]:
@@ -566,6 +567,9 @@ class _JobRunner:
             run.exit_code = None if run.start_error is not None else state.get("ExitCode")
             run.oom_killed = bool(state.get("OOMKilled"))
             finished = _timestamp(str(state.get("FinishedAt") or ""))
+            began = _timestamp(str(state.get("StartedAt") or ""))
+            if began is not None and finished is not None and finished >= began:
+                run.ran_seconds = finished - began
             if run.signalled and self.signal_wall is not None and finished is not None:
                 run.exited_after_signal = max(0.0, finished - self.signal_wall)
                 grace = self.stop.grace if self.stop is not None else 0.0
@@ -681,6 +685,22 @@ class _JobRunner:
             with contextlib.suppress(docker.errors.APIError):
                 self.api.remove_network(network)
         self.result.reproduce = "\n".join(self.lines)
+
+
+def _dispositions(pid: int) -> dict[str, str]:
+    """How process `pid` treats SIGINT and SIGTERM (host /proc): caught, ignored, blocked or default."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+    except OSError:
+        return {}
+    out = {}
+    for name, number in (("SIGINT", 2), ("SIGTERM", 15)):
+        bit = 1 << (number - 1)
+        masks = {key: int(fields.get(key, "0").strip() or "0", 16) for key in ("SigCgt", "SigIgn", "SigBlk")}
+        out[name] = ("ignored" if masks["SigIgn"] & bit else "caught" if masks["SigCgt"] & bit
+                     else "blocked" if masks["SigBlk"] & bit else "default (dropped for PID 1)")
+    return out
 
 
 def _timestamp(text: str) -> float | None:
