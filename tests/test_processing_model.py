@@ -199,3 +199,37 @@ def test_outputs_symlinks_lost() -> None:
     assert verdict.empty_outputs == ("other",)
     failed = m.judge_outputs(entries, ["out"], completed=False)
     assert not failed.uploaded and len(failed.lost) == 2
+
+
+# -- the emulator's pure helpers ---------------------------------------------------------------------
+
+
+def test_engine_timestamps_and_archive_reader() -> None:
+    import io
+    import tarfile
+
+    from pytest_smconform.platform.processing import _ChunkReader, _timestamp
+
+    assert _timestamp("0001-01-01T00:00:00Z") is None
+    start = _timestamp("2026-11-21T23:41:40.390321849Z")
+    end = _timestamp("2026-11-21T23:41:41.890321849Z")
+    assert start is not None and end is not None and abs(end - start - 1.5) < 1e-6
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("output/link")
+        info.type, info.linkname = tarfile.SYMTYPE, "/tmp/x"
+        tar.addfile(info)
+    data = buffer.getvalue()
+    chunks = [data[i:i + 7] for i in range(0, len(data), 7)]
+    with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
+        members = [(m.name, m.issym(), m.linkname) for m in tar]
+    assert members == [("output/link", True, "/tmp/x")]
+
+
+def test_bare_program_and_undeclared_outputs() -> None:
+    assert m.bare_program(["/bin/bash"]) and m.bare_program(["python3"])
+    assert not m.bare_program(["python3", "/job.py"])
+    assert m.is_shell_form(["bash", "-lc", "python3 x.py"])
+    undeclared = m.OutputEntry(f"{m.UNDECLARED}/opt/ml/processing/data", "algo-1:/opt/ml/processing/data/a", "file")
+    verdict = m.judge_outputs([undeclared], ["output-1"], completed=True)
+    assert verdict.empty_outputs == ("output-1",) and "not under a declared" in verdict.lost[0][1]

@@ -23,7 +23,7 @@ from pytest_smconform.model.processing import resolve_argv
 pytestmark = pytest.mark.docker
 
 PROFILE = "processing"
-FAST = ["peer_delay=1.5", "stop_after=1.0", "stop_grace=3", "fuzz_examples=1", "override_examples=3"]
+FAST = ["peer_delay=2.5", "stop_grace=3", "fuzz_examples=1", "override_examples=3"]
 MUTANTS = {
     "img-reserved-optml": "IMG-RESERVED-OPTML",
     "pr-default-run": "PR-DEFAULT-RUN",
@@ -58,6 +58,10 @@ requirements:
             container_entrypoint: [python3, -c, "{FAILING_BY_DESIGN}"]
             expect_status: Failed
             expect_exit_message: "^bad input: row \\\\d+$"
+      - name: runs-too-long
+        with:
+          scenario: {{name: runs-too-long, environment: {{SMCONFORM_HOLD_SECONDS: "120"}}, max_runtime_seconds: 4,
+                     expect_status: Stopped}}
       - name: too-many-arguments
         with: {{scenario: {{name: too-many-arguments, container_arguments: {TOO_MANY}}}}}
 """
@@ -187,6 +191,9 @@ def test_user_scenarios_and_request_limits(suite_runs: dict[str, Future[Run]]) -
     designed = next(j for j in run.report["jobs"] if j["scenario"] == "fails-by-design")
     assert designed["status"] == "Failed" and designed["exit_message"] == "bad input: row 7"
     assert not any(j["scenario"] == "too-many-arguments" for j in run.report["jobs"])
+    too_long = next(j for j in run.report["jobs"] if j["scenario"] == "runs-too-long")
+    assert too_long["status"] == "Stopped" and "MaxRuntimeInSeconds" in too_long["failure_reason"]
+    assert too_long["containers"][0]["killed"]
 
 
 # -- PR-OVERRIDE-MATRIX: the model against the real engine, on a probe that records its argv ----------

@@ -89,7 +89,7 @@ ENV_NAME = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,20}\Z").filter(lambda k: k 
 ENV_VALUE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=24)
 TRICKY_ENV = {"SMCONFORM_QUOTES": "it's \"quoted\" $HOME `id` \\n", "SMCONFORM_UNICODE": "ünï ✓ 日本",
               "SMCONFORM_EMPTY": "", "SMCONFORM_SPACES": "  two  spaces  ", "SMCONFORM_LINES": "a\nb"}
-ENV_STOP = StopPlan(signal="SIGKILL", after=1.0, grace=0.0)  # observe PID 1, then end the job at once
+ENV_STOP = StopPlan(signal="SIGKILL", after=1.5, grace=0.0)  # observe PID 1, then end the job at once
 
 
 def environment_examples(ctx: RunContext, examples: int) -> list[dict[str, str]]:

@@ -143,7 +143,7 @@ class JobResult:
         for run in self.containers:
             if run.log_tail:
                 out.append(f"{run.host} log (last lines):")
-                out += [f"  | {line}" for line in run.log_tail[-lines:]]
+                out += [f"  | {model.mask_secrets(line)}" for line in run.log_tail[-lines:]]
         if self.reproduce:
             out.append("reproduce:")
             out += [f"  {line}" for line in self.reproduce.splitlines()]
