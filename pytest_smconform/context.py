@@ -15,7 +15,7 @@ from .engine.overlay import scan_overlay
 from .platform import Variant, launcher
 from .settings import Settings
 from .spec.model import Profile, Requirement
-from .verdicts import Verdict
+from .verdicts import NotApplicable, Verdict
 
 # Small files whose final content static checks may read.
 WANTED_FILES = {"/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"}
@@ -73,6 +73,9 @@ class RunContext:
             return self._engine
 
     def image(self) -> dict[str, Any]:
+        if self.settings.image is None:
+            # A documents-only run (profiles with `image: optional`): image rules do not apply.
+            raise NotApplicable("no image given (documents-only run)")
         with self._lock:
             if self._image is None:
                 self._image = self.engine.inspect_image(self.image_ref)
@@ -102,6 +105,8 @@ class RunContext:
         """Start what the selected requirements will need, concurrently, before they ask."""
         from .checks import prewarm_hook
 
+        if self.settings.image is None:
+            return
         if any("static" in req.how for req in requirements):
             self.layers_async()
         for name in sorted({req.launch for req in requirements if req.launch}):

@@ -83,6 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import SmconformSession, build_settings
 
     positional = _take_image_args(config)
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        # No path was given: a conformance run collects its requirements, not `testpaths`.
+        config.args[:] = []
     try:
         settings = build_settings(
             profile=str(profile),
