@@ -151,8 +151,7 @@ class DockerEngine:
         vol = plan.volumes[index]
         opts: dict[str, str] = {}
         if vol.owner is not None:
-            uid, gid = vol.owner
-            opts = {"type": "tmpfs", "device": "tmpfs", "o": f"size={vol.size},uid={uid},gid={gid}"}
+            opts = {"type": "tmpfs", "device": "tmpfs", "o": vol.tmpfs_options()}
         created = self.api.create_volume(driver="local", driver_opts=opts or None, labels=self.labels)
         return str(created["Name"])
 

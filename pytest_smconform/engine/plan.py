@@ -25,6 +25,13 @@ class VolumeMount:
     owner: tuple[int, int] | None = None
     size: str = "2g"
     read_only: bool = False
+    mode: int | None = None  # of the tmpfs root (e.g. 0o2775 for a Kubernetes fsGroup volume)
+
+    def tmpfs_options(self) -> str:
+        assert self.owner is not None
+        uid, gid = self.owner
+        mode = "" if self.mode is None else f",mode={self.mode:o}"
+        return f"size={self.size},uid={uid},gid={gid}{mode}"
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,5 @@ def _mount_spec(vol: VolumeMount) -> str:
         base += ",readonly"
     if vol.owner is None:
         return base
-    uid, gid = vol.owner
     return (f"{base},volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"
-            f'"volume-opt=o=size={vol.size},uid={uid},gid={gid}"')
+            f'"volume-opt=o={vol.tmpfs_options()}"')

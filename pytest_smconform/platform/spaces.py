@@ -65,10 +65,9 @@ def plan_spaces(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> LaunchPl
         # container's processes that group as a supplementary one. The engine layer has no group_add, so
         # the container's user owns the root instead: the same access for that user, and none for a
         # user the entrypoint switches to (su/gosu drop the supplementary group in Kubernetes too).
-        # VolumeMount has no mode field: the tmpfs mode rides on its option string after the size.
         owner = run_as_uid(ctx, shape.run_as)
         plan.volumes.append(VolumeMount(shape.mount_path, owner=(owner, shape.fs_group),
-                                        size=f"{param(decl, ctx, 'volume_size')},mode=2775"))
+                                        size=str(param(decl, ctx, 'volume_size')), mode=0o2775))
     return plan
 
 
