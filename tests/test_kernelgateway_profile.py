@@ -19,11 +19,13 @@ from pytest_smconform.model.kernelgateway import (
     KernelLocation,
     UserError,
     conda_kernel_name,
+    find_program,
     ids_problem,
     kernel_argv,
     kernel_env,
     locate_kernels,
     parse_kernelspec,
+    resolve_path,
     resolve_user,
 )
 
@@ -87,6 +89,16 @@ def test_root_image_with_a_matching_root_config_passes(fixture_image: Any, run_s
     assert "python3 answered execute_request as 0:0" in run.entry("KG-KERNEL-RUNS")["message"]
     assert "empty volume at /root" in run.entry("KG-HOME")["message"]
     assert run.report["verdict"] == "conformant"
+
+
+@pytest.mark.docker
+def test_an_image_without_a_shell_passes(fixture_image: Any, run_suite: Any) -> None:
+    # The platform brings its own gateway: an image needs no shell, so the suite's stand-in runs in python3.
+    run = run_suite(PROFILE, fixture_image(PROFILE, "no-shell"), "-k", "KG-")
+    assert run.failed_ids() == set(), run.result.stdout.str()[-3000:]
+    assert "python3 answered execute_request as 1000:100" in run.entry("KG-KERNEL-RUNS")["message"]
+    assert run.outcome("KG-STOP") == "passed"
+    assert "-c" in json.dumps(run.report.get("launches", []))
 
 
 @pytest.mark.docker
@@ -225,6 +237,21 @@ def test_kernelspec_argv_and_env() -> None:
     for bad in (b"[]", b'{"argv": []}', b'{"argv": "python"}', b"not json"):
         with pytest.raises(ValueError):
             parse_kernelspec(loc, bad)
+
+
+@pytest.mark.unit
+def test_paths_resolve_through_symlinked_directories() -> None:
+    kinds = {"/bin": ("symlink", "usr/bin"), "/usr": ("dir", ""), "/usr/bin": ("dir", ""),
+             "/usr/bin/sh": ("symlink", "dash"), "/usr/bin/dash": ("file", ""),
+             "/usr/local": ("dir", ""), "/usr/local/venv": ("dir", ""), "/usr/local/venv/bin": ("dir", ""),
+             "/usr/local/venv/bin/python3": ("symlink", "/usr/bin/python3"),
+             "/usr/bin/python3": ("symlink", "python3.11"), "/usr/bin/python3.11": ("file", ""),
+             "/loop": ("symlink", "/loop")}
+    assert resolve_path(kinds, "/bin/sh") == "/usr/bin/dash"
+    assert resolve_path(kinds, "/bin/bash") is None
+    assert resolve_path(kinds, "/loop/x") is None
+    assert find_program(kinds, "python3", "/opt/none:/usr/local/venv/bin:/usr/bin") == "/usr/local/venv/bin/python3"
+    assert find_program(kinds, "python", "/usr/local/venv/bin:/usr/bin") is None
 
 
 # -- the wire protocol ----------------------------------------------------------------------------

@@ -44,6 +44,11 @@ def _timeout(params: dict[str, Any]) -> float:
     return float(params.get("timeout", 60))
 
 
+def _diagnosis_timeout(params: dict[str, Any], runs: dict[str, KernelRun], failing: list[str]) -> float:
+    """Kernels that hung in the platform's launch get a shorter wait in the launches that look for a cause."""
+    return min(_timeout(params), 15.0) if all(runs[n].hung for n in failing if n in runs) else _timeout(params)
+
+
 def _runs(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> dict[str, KernelRun]:
     return kernel_runs(ctx, kg_launch(ctx, req), _timeout(params))
 
@@ -56,7 +61,8 @@ def _identity_problem(run: KernelRun, uid: int, gid: int) -> str | None:
     return None
 
 
-def _fixed_by_own_start(ctx: RunContext, req: Requirement, params: dict[str, Any], failing: list[str]) -> bool:
+def _fixed_by_own_start(ctx: RunContext, req: Requirement, params: dict[str, Any], failing: list[str],
+                        timeout: float) -> bool:
     """Do the failing kernels start when the image's own ENTRYPOINT/CMD ran first (not overridden)?"""
     assert req.launch is not None
     config = ctx.image_config()
@@ -65,18 +71,18 @@ def _fixed_by_own_start(ctx: RunContext, req: Requirement, params: dict[str, Any
     other = ctx.launch(req.launch, Variant(own_start=True))
     if other.ready_at is None:
         return False
-    runs = kernel_runs(ctx, other, _timeout(params))
+    runs = kernel_runs(ctx, other, timeout)
     return all(runs[name].ok for name in failing if name in runs)
 
 
 def _fixed_by_image_home(ctx: RunContext, req: Requirement, params: dict[str, Any],
-                         failing: list[str]) -> bool:
+                         failing: list[str], timeout: float) -> bool:
     """Do the failing kernels start when the image's own home is left in place (no volume)?"""
     assert req.launch is not None
     other = ctx.launch(req.launch, Variant(home="image"))
     if other.ready_at is None:
         return False
-    runs = kernel_runs(ctx, other, _timeout(params))
+    runs = kernel_runs(ctx, other, timeout)
     return all(runs[name].ok for name in failing if name in runs)
 
 
@@ -92,7 +98,7 @@ def kg_override(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
                                 f"{launch.ready_error}", launch_name=req.launch)
     runs = kernel_runs(ctx, launch, _timeout(params))
     failing = [name for name, run in runs.items() if not run.ok]
-    if failing and _fixed_by_own_start(ctx, req, params, failing):
+    if failing and _fixed_by_own_start(ctx, req, params, failing, _diagnosis_timeout(params, runs, failing)):
         raise ContractViolation(
             "kernels start without the image's own start-up (the platform overrides ENTRYPOINT and CMD)",
             f"{_names(failing, 'start')} only after the image's {replaced} ran: "
@@ -146,10 +152,10 @@ def kg_kernels_run(ctx: RunContext, req: Requirement, params: dict[str, Any]) ->
     cfg = declared_config(ctx)
     runs = _runs(ctx, req, params)
     failing = [name for name, run in runs.items() if not run.ok]
-    if failing and _fixed_by_image_home(ctx, req, params, failing):
+    if failing and _fixed_by_image_home(ctx, req, params, failing, _diagnosis_timeout(params, runs, failing)):
         raise Blocked(f"{_names(failing, 'start')} only with the image's own {cfg.mount_path}; root cause: KG-HOME",
                       blocked_by="KG-HOME")
-    if failing and _fixed_by_own_start(ctx, req, params, failing):
+    if failing and _fixed_by_own_start(ctx, req, params, failing, _diagnosis_timeout(params, runs, failing)):
         raise Blocked(f"{_names(failing, 'start')} only after the image's own ENTRYPOINT/CMD; root cause: KG-OVERRIDE",
                       blocked_by="KG-OVERRIDE")
     problems = [runs[name].describe() for name in failing]
@@ -169,12 +175,12 @@ def kg_home(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     runs = kernel_runs(ctx, launch, _timeout(params))
     failing = [name for name, run in runs.items() if not run.ok]
     if failing:
-        if _fixed_by_image_home(ctx, req, params, failing):
+        if _fixed_by_image_home(ctx, req, params, failing, _diagnosis_timeout(params, runs, failing)):
             raise ContractViolation(
                 f"kernels start with a fresh, empty volume at {cfg.mount_path}",
                 f"{_names(failing, 'start')} only with the image's own {cfg.mount_path}: "
                 + "; ".join(runs[n].describe() for n in failing), launch_name=req.launch)
-        if _fixed_by_own_start(ctx, req, params, failing):
+        if _fixed_by_own_start(ctx, req, params, failing, _diagnosis_timeout(params, runs, failing)):
             raise Blocked(f"{_names(failing, 'start')} only after the image's own ENTRYPOINT/CMD",
                           blocked_by="KG-OVERRIDE")
         raise Blocked(f"{_names(failing, 'do')} not start even with the image's own {cfg.mount_path}",

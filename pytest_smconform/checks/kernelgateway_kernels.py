@@ -123,6 +123,7 @@ class KernelRun:
     gid: int | None = None
     cwd: str | None = None
     prefix: str | None = None  # sys.prefix of a Python kernel
+    hung: bool = False  # the kernel process kept running without answering
     home_write: str | None = None  # "ok", an error text, or None (not a Python kernel)
     language: str = ""
     seconds: float = 0.0
@@ -239,6 +240,7 @@ def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, 
     try:
         if not connection:
             run.problem = errors[-1] if errors else f"no kernel_info_reply within {timeout:g} s"
+            run.hung = ctx.engine.exec_state(exec_id).get("Running") is True
             return run
         _execute(connection[0], run, spec, cfg, timeout)
     finally:

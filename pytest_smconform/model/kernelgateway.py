@@ -249,3 +249,38 @@ def kernel_env(spec: KernelSpec, image_path: str) -> dict[str, str]:
 
 def is_python(spec: KernelSpec) -> bool:
     return spec.language.lower().startswith("python")
+
+
+# -- the image's file system ------------------------------------------------------------------
+
+
+def resolve_path(kinds: Mapping[str, tuple[str, str]], path: str, hops: int = 16) -> str | None:
+    """Where `path` leads in an image's final tree (`kinds`: path -> (kind, link)), following symlinks
+    in every component (merged-/usr images link /bin to usr/bin); None when it does not exist."""
+    parts = [p for p in path.split("/") if p]
+    current = "/"
+    while parts:
+        candidate = posixpath.join(current, parts.pop(0))
+        kind, link = kinds.get(candidate, ("", ""))
+        if not kind:
+            return None
+        if kind == "symlink":
+            if hops <= 0:
+                return None
+            hops -= 1
+            target = link if link.startswith("/") else posixpath.join(current, link)
+            parts = [p for p in posixpath.normpath(target).split("/") if p] + parts
+            current = "/"
+            continue
+        current = candidate
+    return current
+
+
+def find_program(kinds: Mapping[str, tuple[str, str]], name: str, path_env: str) -> str | None:
+    """The first `name` on the image's PATH that leads to a file (as a shell's lookup would)."""
+    for directory in path_env.split(":"):
+        if directory.startswith("/"):
+            target = resolve_path(kinds, posixpath.join(directory, name))
+            if target is not None and kinds.get(target, ("", ""))[0] in ("file", "hardlink"):
+                return posixpath.join(directory, name)
+    return None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..engine.plan import LaunchPlan, VolumeMount
 from ..errors import UsageError
 from ..model.jupyter_wire import CHANNELS
-from ..model.kernelgateway import AppImageConfig, ConfigError, KernelDecl
+from ..model.kernelgateway import AppImageConfig, ConfigError, KernelDecl, find_program, resolve_path
 from ..model.studio import resource_metadata
 from . import PlatformLauncher, Variant, param, register
 from .readiness import exited, poll
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 KERNEL_PORT_BASE = 50100  # kernel i gets ports KERNEL_PORT_BASE + 10 * i + (0..4)
 KERNEL_PORTS_PER_KERNEL = 10
+# Without /bin/sh in the image, the same keeper in the image's Python.
+PYTHON_KEEPER = ("import signal, sys, time\n"
+                 "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):\n"
+                 "    signal.signal(s, lambda *a: sys.exit(0))\n"
+                 "while True:\n"
+                 "    time.sleep(3600)\n")
 KEEPER = ("trap 'exit 0' TERM INT HUP QUIT; "
           "while sleep 3600 & wait $!; do :; done; "
           "echo 'smconform: the stand-in gateway needs `sleep` in the image' >&2; exit 127")
@@ -58,6 +64,20 @@ def declared_config(ctx: RunContext) -> AppImageConfig:
         raise UsageError(f"--smconform-app-image-config: {path}: {exc}") from None
 
 
+def keeper(ctx: RunContext) -> tuple[list[str], list[str]]:
+    """(entrypoint, command) of the stand-in gateway: the image's /bin/sh, else its python3."""
+    tree = ctx.layers().final_tree()
+    kinds = {path: (entry.kind, entry.link) for path, entry in tree.items()}
+    if resolve_path(kinds, "/bin/sh") is not None:
+        return ["/bin/sh"], ["-c", KEEPER]
+    env = dict(str(item).partition("=")[::2] for item in ctx.image_config().get("Env") or [])
+    for name in ("python3", "python"):
+        found = find_program(kinds, name, env.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+        if found is not None:
+            return [found], ["-c", PYTHON_KEEPER]
+    return ["/bin/sh"], ["-c", KEEPER]  # fails to start, and the launch says why
+
+
 def kernel_ports(index: int) -> dict[str, int]:
     """Container ports of the index-th declared kernel, by channel."""
     base = KERNEL_PORT_BASE + KERNEL_PORTS_PER_KERNEL * index
@@ -71,15 +91,13 @@ def plan_kernelgateway(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> L
     plan = LaunchPlan(
         name=decl.name,
         image=ctx.image_ref,
-        entrypoint=["/bin/sh"],
-        command=["-c", KEEPER],
         user=f"{cfg.uid}:{cfg.gid}",
         ports=ports,
         mem_limit=str(param(decl, ctx, "memory")),
         stop_timeout=int(param(decl, ctx, "stop_grace")),
     )
-    if variant.own_start:  # only to find out whether kernels need the image's own start-up
-        plan.entrypoint, plan.command = None, None
+    if not variant.own_start:  # own_start: only to find out whether kernels need the image's own start-up
+        plan.entrypoint, plan.command = keeper(ctx)
     if variant.home == "empty":
         plan.volumes.append(VolumeMount(cfg.mount_path, owner=(cfg.uid, cfg.gid),
                                         size=str(param(decl, ctx, "home_size"))))
@@ -115,7 +133,8 @@ def wait_kernelgateway(ctx: RunContext, launch: Launch, decl: LaunchDecl, varian
     problem = exited(ctx, launch) if running else "the container did not start within 30 s"
     if problem is not None:
         tail = " | ".join(ctx.engine.log_tail(launch.container_id, 3))
-        launch.ready_error = f"{problem} (the image's ENTRYPOINT/CMD replaced by `/bin/sh -c`): {tail}"
+        keeper_argv = " ".join(launch.plan.entrypoint or ["the image's ENTRYPOINT"])
+        launch.ready_error = f"{problem} (ENTRYPOINT/CMD replaced by `{keeper_argv} -c ...`): {tail}"
         return
     if variant.optml == "platform":
         directory, data = metadata_archive(ctx, decl)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..engine.plan import BindMount, LaunchPlan
 from . import PlatformLauncher, Variant, param, register
-from .kernelgateway import KEEPER
+from .kernelgateway import keeper
 from .readiness import exited, poll
 
 if TYPE_CHECKING:
@@ -44,11 +44,10 @@ def plan_localmode(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> Launc
     plan = LaunchPlan(
         name=decl.name,
         image=ctx.image_ref,
-        entrypoint=["/bin/sh"],
-        command=["-c", KEEPER],
         mem_limit=str(param(decl, ctx, "memory")),
         stop_timeout=5,
     )
+    plan.entrypoint, plan.command = keeper(ctx)
     if ctx.settings.allow_engine_socket:
         path, _ = engine_socket()
         if path is not None:
@@ -63,7 +62,7 @@ def wait_localmode(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: V
     problem = exited(ctx, launch) if running else "the container did not start within 30 s"
     if problem is not None:
         tail = " | ".join(ctx.engine.log_tail(launch.container_id, 3))
-        launch.ready_error = f"{problem} (ENTRYPOINT/CMD replaced by `/bin/sh -c`): {tail}"
+        launch.ready_error = f"{problem} (ENTRYPOINT/CMD replaced by a keeper loop): {tail}"
         return
     launch.ready_at = time.monotonic()
 
