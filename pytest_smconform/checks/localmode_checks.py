@@ -208,8 +208,9 @@ def lm_rootless_gateway(ctx: RunContext, req: Requirement, params: dict[str, Any
     launch = needs_socket(ctx, req, params)
     labels = [arg for key, value in ctx.engine.labels.items() for arg in ("--label", f"{key}={value}")]
     image = str(ctx.image()["Id"])
-    code, output = cli(ctx, launch, ["-H", socket, "run", "-d", *labels, "-p", str(port), "--entrypoint", "python3",
-                                     image, "-m", "http.server", str(port)])
+    # Published on the gateway address only (not on every interface of this host) for the few seconds it lives.
+    code, output = cli(ctx, launch, ["-H", socket, "run", "-d", *labels, "-p", f"{gateway}::{port}",
+                                     "--entrypoint", "python3", image, "-m", "http.server", str(port)])
     inner = output.strip().splitlines()[-1] if code == 0 and output.strip() else ""
     if code != 0 or not re.fullmatch(r"[0-9a-f]{64}", inner):
         raise Blocked(f"starting a container through the image's CLI failed (exit {code}): {output.strip()[-200:]}")
@@ -228,7 +229,7 @@ def lm_rootless_gateway(ctx: RunContext, req: Requirement, params: dict[str, Any
             return results[address][0] == 0
 
         # The throw-away server is up once this host reaches it; then the app's side is asked.
-        if not poll(lambda: _answers(f"http://127.0.0.1:{host_port}/"), float(params.get("timeout", 30)), 0.2, 1.0):
+        if not poll(lambda: _answers(f"http://{gateway}:{host_port}/"), float(params.get("timeout", 30)), 0.2, 1.0):
             raise Blocked(f"the container started through the image's CLI never served on port {host_port}")
         poll(lambda: reach(gateway), timeout=5, first=0.5, most=1.0)
         reach("127.0.0.1")
@@ -241,5 +242,5 @@ def lm_rootless_gateway(ctx: RunContext, req: Requirement, params: dict[str, Any
             f"the app's side cannot reach it: {said[-1][:200] if said else 'no output'}", launch_name=req.launch,
             details=[f"{k}={v}" for k, v in sorted(_proxy_env(ctx).items())])
     local = "also" if results["127.0.0.1"][0] == 0 else "not"
-    return (f"`docker run -p {port}` from inside: reached at {gateway}:{host_port}, {local} at localhost "
+    return (f"`docker run -p {gateway}::{port}` from inside: reached at {gateway}:{host_port}, {local} at localhost "
             f"(as under rootless Docker); {shlex.quote(inner[:12])} removed")
