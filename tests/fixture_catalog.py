@@ -49,3 +49,26 @@ def mutants(profile: str) -> list[Mutant]:
         if req is not None:
             out.append(Mutant(profile, directory.name, req, suite_args(directory)))
     return out
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A real-world image (e.g. a documentation sample) and the requirements it must fail."""
+
+    profile: str
+    name: str
+    failed: frozenset[str]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def samples(profile: str) -> list[Sample]:
+    import json
+
+    root = IMAGES / profile
+    out = []
+    for expected in sorted(root.glob("*/expected.json")) if root.exists() else []:
+        data = json.loads(expected.read_text())
+        out.append(Sample(profile, expected.parent.name, frozenset(data["failed"])))
+    return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixture_catalog import IMAGES, mutants
+from fixture_catalog import IMAGES, mutants, samples
 
 pytestmark = pytest.mark.docker
 PROFILE = "jupyterlab"
@@ -106,3 +106,10 @@ def test_level_must_reports_should_failures_without_failing_the_run(fixture_imag
     run.result.stdout.fnmatch_lines(["*1 passed*1 xfailed*"])
     # Everything MUST that ran passed, but not everything was selected: the verdict says so.
     assert run.report["verdict"] == "incomplete"
+
+
+@pytest.mark.parametrize("sample", samples(PROFILE), ids=str)
+def test_documentation_samples_get_their_verdicts(sample: Any, fixture_image: Any, run_suite: Any) -> None:
+    run = run_suite(PROFILE, fixture_image(PROFILE, sample.name))
+    assert run.failed_ids() == set(sample.failed), run.result.stdout.str()[-3000:]
+    assert run.report["verdict"] == ("not-conformant" if sample.failed else "conformant")
