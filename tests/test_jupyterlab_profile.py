@@ -90,7 +90,8 @@ def test_ini_keys_and_selection_by_requirement_id(fixture_image: Any, pytester: 
     image = fixture_image(PROFILE, "conforming")
     pytester.makeini(f"[pytest]\nsmconform_profile = {PROFILE}\nsmconform_image = {image}\n"
                      "smconform_options =\n    startup_timeout=60\n")
-    result = pytester.runpytest_subprocess("--collect-only", "-q", "-k", "JL-UID or JL-GID", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-k", "JL-UID or JL-GID",
+                                           "-p", "no:cacheprovider")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["smconform-jupyterlab::JL-UID", "smconform-jupyterlab::JL-GID", "*2/* tests collected*"])
     result = pytester.runpytest_subprocess("-k", "JL-UID", "-p", "no:cacheprovider", "-rA")
