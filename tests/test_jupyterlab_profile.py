@@ -93,7 +93,8 @@ def test_ini_keys_and_selection_by_requirement_id(fixture_image: Any, pytester: 
     result = pytester.runpytest_subprocess("--collect-only", "-q", "-k", "JL-UID or JL-GID",
                                            "-p", "no:cacheprovider")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["smconform-jupyterlab::JL-UID", "smconform-jupyterlab::JL-GID", "*2/* tests collected*"])
+    result.stdout.fnmatch_lines(["smconform-jupyterlab::JL-UID", "smconform-jupyterlab::JL-GID",
+                                 "*2/* tests collected*"])
     result = pytester.runpytest_subprocess("-k", "JL-UID", "-p", "no:cacheprovider", "-rA")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["PASSED smconform-jupyterlab::JL-UID*"])

@@ -49,7 +49,8 @@ def test_dead_engine_is_a_clear_error_and_the_report_says_incomplete(pytester: p
         "env", "DOCKER_HOST=unix:///nonexistent/docker.sock", "python", "-m", "pytest",
         "--smconform=jupyterlab", "img:1", f"--smconform-report={report}", "-p", "no:cacheprovider")
     assert env_result.ret == pytest.ExitCode.USAGE_ERROR
-    env_result.stderr.fnmatch_lines(["ERROR: smconform: cannot reach the Docker engine*start dockerd or set DOCKER_HOST"])
+    env_result.stderr.fnmatch_lines(
+        ["ERROR: smconform: cannot reach the Docker engine*start dockerd or set DOCKER_HOST"])
     assert "Traceback" not in env_result.stderr.str()
     import json
 

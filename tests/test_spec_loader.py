@@ -113,5 +113,5 @@ def test_option_overrides_are_typed_and_unknown_keys_refused() -> None:
 
 
 def test_unknown_profile_names_the_choices() -> None:
-    with pytest.raises(UsageError, match="unknown profile 'jupyterlabb'.*jupyterlab"):
+    with pytest.raises(UsageError, match=r"unknown profile 'jupyterlabb'.*jupyterlab"):
         resolve(shipped_spec_files(), "jupyterlabb")

@@ -54,7 +54,8 @@ def test_platform_variables_win_and_user_ones_pass_through(user: dict[str, str])
     assert injected.get("MINE") == user.get("MINE")
     assert environment_problems(injected, dict(injected)) == []
     clobbered = {**injected, "AWS_REGION": "us-east-1"}
-    assert environment_problems(injected, clobbered) == ["AWS_REGION: injected 'eu-south-2', app process sees 'us-east-1'"]
+    assert environment_problems(injected, clobbered) == [
+        "AWS_REGION: injected 'eu-south-2', app process sees 'us-east-1'"]
 
 
 def _layer(entries: list[tuple[str, int]]) -> bytes:
