@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,8 @@ from .platform import Variant, launcher
 from .settings import Settings
 from .spec.model import Profile, Requirement
 from .verdicts import NotApplicable, Verdict
+
+PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines
 
 # Small files whose final content static checks may read.
 WANTED_FILES = {"/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"}
@@ -43,6 +47,8 @@ class RunContext:
     report_sections: dict[str, Any] = field(default_factory=dict)
     # Per-run memo for check kinds (e.g. the fuzz examples they planned at prewarm).
     memo: dict[str, Any] = field(default_factory=dict)
+    # Where "still waiting" lines go (the terminal); None: silent.
+    progress: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         self._engine: DockerEngine | None = None
@@ -129,7 +135,17 @@ class RunContext:
             return self._launches[key]
 
     def launch(self, name: str, variant: Variant | None = None) -> Launch:
-        return self.launch_async(name, variant or Variant()).result()
+        """The launch, once it is ready or has failed; says what it waits for every few seconds."""
+        variant = variant or Variant()
+        future = self.launch_async(name, variant)
+        start = time.monotonic()
+        while True:
+            try:
+                return future.result(timeout=PROGRESS_EVERY)
+            except FutureTimeout:
+                if self.progress is not None:
+                    self.progress(f"waiting for launch {name} ({variant.describe()}): "
+                                  f"{time.monotonic() - start:.0f} s so far")
 
     def _start(self, name: str, variant: Variant) -> Launch:
         if self._closed:

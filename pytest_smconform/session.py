@@ -73,6 +73,7 @@ class SmconformSession:
     # -- pytest hooks ----------------------------------------------------------------------
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.ctx.progress = self._progress_line
         self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
             if self.settings.image is not None:
@@ -82,6 +83,18 @@ class SmconformSession:
             # pytest skips sessionfinish when sessionstart fails: write the report here.
             self.pytest_sessionfinish(session, int(pytest.ExitCode.USAGE_ERROR))
             raise pytest.UsageError(f"smconform: {exc}") from None
+
+    def _progress_line(self, line: str) -> None:
+        """A "still waiting" line on the terminal, through pytest's output capture."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        if capture is None:
+            reporter.write_line(f"smconform: {line}")
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"smconform: {line}")
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         # Turn SIGTERM into the same orderly path as Ctrl-C: containers removed, report written.
