@@ -7,10 +7,12 @@ every assertion about that image. Plus the override matrix's model against the r
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +98,51 @@ def _suite(workdir: Path, image: str, *extra: str) -> Run:
     return Run(done.returncode, done.stdout[-6000:] + done.stderr[-3000:], data)
 
 
+def _shared_run(shared: Path, name: str, image: str, *extra: str) -> Run:
+    """One suite run per image for the whole test session, also under xdist: the first worker to claim it
+    runs it and leaves the result for the others."""
+    done, claim = shared / f"{name}.result.json", shared / f"{name}.claim"
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        deadline = time.monotonic() + 1200
+        while not done.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker that claimed the {name} run left no result") from None
+            time.sleep(1)
+        return Run(**json.loads(done.read_text()))
+    run = _suite(shared / name, image, *extra)
+    partial = done.with_suffix(".partial")
+    partial.write_text(json.dumps(asdict(run)))
+    os.replace(partial, done)
+    return run
+
+
 @pytest.fixture(scope="module")
 def suite_runs(tmp_path_factory: pytest.TempPathFactory, fixture_image: Any) -> dict[str, Future[Run]]:
-    """Every image's suite run, started at once (three at a time); each test waits for its own."""
-    root = tmp_path_factory.mktemp("processing-runs")
-    spec = root / "user-scenarios.yaml"
-    spec.write_text(USER_SPEC)
-    pool = ThreadPoolExecutor(max_workers=3)
-    runs = {name: pool.submit(_suite, root / name, fixture_image(PROFILE, name))
-            for name in ("conforming", "conforming-fixed-paths")}
-    runs["user-spec"] = pool.submit(_suite, root / "user-spec", fixture_image(PROFILE, "conforming"),
-                                    f"--smconform-spec={spec}")
-    for name in MUTANTS:
-        runs[name] = pool.submit(_suite, root / name, fixture_image(PROFILE, name))
+    """Every image's suite run, started at once; each test waits for its own.
+
+    Most of a run is waiting on containers, so runs overlap: three at a time, or two per worker under
+    xdist, where the workers take the runs from opposite ends of the list.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if worker else base) / "processing-runs"
+    shared.mkdir(parents=True, exist_ok=True)
+    spec = shared / "user-scenarios.yaml"
+    if not spec.exists():
+        partial = shared / f"user-scenarios.{worker or 'main'}.partial"
+        partial.write_text(USER_SPEC)
+        os.replace(partial, spec)
+    plan: list[tuple[str, str, tuple[str, ...]]] = [
+        ("conforming", "conforming", ()), ("conforming-fixed-paths", "conforming-fixed-paths", ()),
+        ("user-spec", "conforming", (f"--smconform-spec={spec}",)),
+        *[(name, name, ()) for name in MUTANTS]]
+    if worker and int(worker.removeprefix("gw") or 0) % 2:
+        plan.reverse()
+    pool = ThreadPoolExecutor(max_workers=2 if worker else 3)
+    runs = {name: pool.submit(_shared_run, shared, name, fixture_image(PROFILE, image), *extra)
+            for name, image, extra in plan}
     pool.shutdown(wait=False)
     return runs
 

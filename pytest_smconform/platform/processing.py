@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import secrets
 import shlex
@@ -41,6 +42,20 @@ MESSAGE_READ_MAX = 1 << 20
 ELSEWHERE_IGNORED = ("/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/root/.cache", "/var/cache",
                      "/var/log", "/var/lib/apt")
 JOB_WORKERS = 5
+NETWORK_WAIT = 120.0  # seconds to wait for a free address pool when the engine has none left
+LOOPBACK_NAME_IP = "127.0.1.1"  # a lone instance's own name, as Debian maps the host name
+_WRITABLE: dict[str, bool] = {}
+
+
+def hosts_files_writable(api: Any) -> bool:
+    """Whether this process can write the engine's per-container hosts files (a local engine, as root)."""
+    if "answer" not in _WRITABLE:
+        try:
+            root = str(api.info().get("DockerRootDir") or "/var/lib/docker")
+        except docker.errors.APIError:
+            root = "/var/lib/docker"
+        _WRITABLE["answer"] = os.access(f"{root}/containers", os.W_OK)
+    return _WRITABLE["answer"]
 
 
 @dataclass(frozen=True)
@@ -294,19 +309,29 @@ class _JobRunner:
     # -- create -------------------------------------------------------------------------------
 
     def _network(self, suffix: str) -> str:
+        """A private network for the job; when the engine's address pools are used up, wait for one."""
         name = f"smc-{self.job_id}{suffix}"
-        try:
-            self.api.create_network(name, driver="bridge", internal=True, labels=self.labels)
-        except docker.errors.APIError as exc:
-            raise EngineError(f"creating the job network {name}: {str(exc).splitlines()[0][:200]}") from None
+        deadline = time.monotonic() + NETWORK_WAIT
+        delay = 0.5
+        while True:
+            try:
+                self.api.create_network(name, driver="bridge", internal=True, labels=self.labels)
+                break
+            except docker.errors.APIError as exc:
+                text = str(exc).splitlines()[0]
+                if "address pool" not in text or time.monotonic() > deadline:
+                    raise EngineError(f"creating the job network {name}: {text[:200]}") from None
+                time.sleep(delay)
+                delay = min(delay * 1.5, 5.0)
         self.networks.append(name)
         self.lines.append(f"docker network create --internal {name}")
         return name
 
     def create(self) -> None:
         friendly = self.variant.hostnames == "friendly"
-        main = self._network("")
         hosts = self.request.hosts
+        # One instance needs no network (the service gives it no peers): its name goes into its hosts file.
+        main = "none" if len(hosts) == 1 and hosts_files_writable(self.api) else self._network("")
         cap = min(self.request.max_runtime_seconds, self.settings.max_runtime_cap)
         self.result.request = replace(self.request, max_runtime_seconds=cap) if cap != \
             self.request.max_runtime_seconds else self.request
@@ -322,10 +347,17 @@ class _JobRunner:
             volume = str(self.api.create_volume(driver="local", labels=self.labels)["Name"])
             self.volumes.append(volume)
             mounts.append(docker.types.Mount(target="/opt/ml", source=volume, type="volume", no_copy=True))
+        friendly = self.variant.hostnames == "friendly"
         host_config = self.api.create_host_config(
             mounts=mounts, network_mode=network, mem_limit=self.settings.memory, pids_limit=4096,
             dns_opt=["timeout:1", "attempts:1"], cap_drop=["NET_RAW"], privileged=False,
+            extra_hosts={run.host: LOOPBACK_NAME_IP} if friendly and network == "none" else None,
             log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}})
+        if friendly and network != "none":
+            kwargs_net = {"networking_config": self.api.create_networking_config(
+                {network: self.api.create_endpoint_config(aliases=[run.host])})}
+        else:
+            kwargs_net = {}
         kwargs: dict[str, Any] = {}
         if self.request.container_entrypoint is not None:
             kwargs["entrypoint"] = list(self.request.container_entrypoint)
@@ -334,7 +366,7 @@ class _JobRunner:
         try:
             created = self.api.create_container(
                 image=self.settings.image, environment=self.request.env, hostname=run.hostname, name=run.name,
-                labels=self.labels, host_config=host_config, detach=True, **kwargs)
+                labels=self.labels, host_config=host_config, detach=True, **kwargs_net, **kwargs)
         except docker.errors.APIError as exc:
             run.start_error = str(getattr(exc, "explanation", None) or exc).splitlines()[0][:300]
             return
@@ -498,10 +530,12 @@ class _JobRunner:
             except docker.errors.APIError:
                 continue
             networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
-            address = (networks.get(self.networks[0]) or {}).get("IPAddress")
+            address = (networks.get(self.networks[0]) or {}).get("IPAddress") if self.networks else LOOPBACK_NAME_IP
             if address:
                 addresses[run.host] = str(address)
             paths[run.host] = str(info.get("HostsPath") or "")
+        if self.variant.hostnames == "friendly" and not self.networks:
+            return  # already in the hosts file from the start (extra_hosts)
         lines = "".join(f"{ip}\t{host}\n" for host, ip in sorted(addresses.items()))
         try:
             for run in runs:
@@ -513,7 +547,8 @@ class _JobRunner:
             self.lines.append("# then add 'IP algo-i' for every host to each container's /etc/hosts")
             return
         except OSError:
-            pass
+            if not self.networks:
+                return  # no network to fall back on (hosts_files_writable said yes): names stay unresolvable
         dns = self._network("-dns")
         for run in runs:
             try:
