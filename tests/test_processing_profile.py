@@ -227,7 +227,8 @@ def test_user_scenarios_and_request_limits(suite_runs: dict[str, Future[Run]]) -
     assert not any(j["scenario"] == "too-many-arguments" for j in run.report["jobs"])
     too_long = next(j for j in run.report["jobs"] if j["scenario"] == "runs-too-long")
     assert too_long["status"] == "Stopped" and "MaxRuntimeInSeconds" in too_long["failure_reason"]
-    assert too_long["containers"][0]["killed"]
+    assert not too_long["containers"][0]["killed"]  # it ended on the SIGINT
+    assert too_long["exit_message"] == "algo-1: stopped by SIGINT\n"
 
 
 # -- PR-OVERRIDE-MATRIX: the model against the real engine, on a probe that records its argv ----------

@@ -35,6 +35,7 @@ def book(ctx: RunContext) -> JobBook:
         max_runtime_cap=int(ctx.param("max_runtime")),
         memory=str(ctx.param("memory")),
         region=str(ctx.param("region")),
+        stop_grace=float(ctx.param("stop_grace")),
     )
     return job_book(ctx, settings)
 

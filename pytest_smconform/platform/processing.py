@@ -93,6 +93,7 @@ class JobSettings:
     image: str
     peer_delay: float = 3.0
     max_runtime_cap: int = 300
+    stop_grace: float = 10.0  # SIGINT -> SIGKILL when MaxRuntimeInSeconds stops the job
     memory: str = "2g"
     region: str = "us-west-2"
 
@@ -498,10 +499,16 @@ class _JobRunner:
                     run.killed = True
                 signalled_at = float("inf")  # killed: wait for the engine to reap them
             if now >= deadline and not self.result.timed_out:
+                # The stopping condition stops the job as StopProcessingJob does: SIGINT, SIGKILL after the grace.
                 self.result.timed_out = True
+                for run in running.values():
+                    self._signal(run, "SIGINT")
+                self.lines.append("docker kill -s SIGINT <containers>  # MaxRuntimeInSeconds reached")
+            if self.result.timed_out and now >= deadline + self.settings.stop_grace:
                 for run in running.values():
                     self._signal(run, "SIGKILL")
                     run.killed = True
+                deadline = float("inf")
             if getattr(self.ctx, "_closed", False):
                 break
             time.sleep(delay)
