@@ -124,6 +124,8 @@ class SmconformSession:
         self.interrupted = self.interrupted or "KeyboardInterrupt"
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus == pytest.ExitCode.INTERRUPTED and not self.interrupted:
+            self.interrupted = "KeyboardInterrupt"
         self.close()
         if self.settings.report_path is not None:
             report = build_report(self)

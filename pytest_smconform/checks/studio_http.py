@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from ..verdicts import ContractViolation
+from ..verdicts import Blocked, ContractViolation
 from . import check_kind
 from .judge import cors_allows
 from .launched import shared_launch
@@ -59,16 +59,20 @@ def health_endpoint(ctx: RunContext, req: Requirement, params: dict[str, Any]) -
 def auth_disabled(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     port, base = int(params["port"]), str(params["base_url"]).rstrip("/")
     launch = shared_launch(ctx, req, allow_unready=True)
-    refused = []
+    refused, answered = [], []
     for path in params["paths"]:
         response = _get(launch, port, f"{base}{path}")
-        if response.status_code != 200:
+        answered.append(f"{path} {response.status_code}")
+        # Only a refusal is evidence of authentication: 401/403, or a redirect (to a login page).
+        if response.status_code in (401, 403) or 300 <= response.status_code < 400:
             refused.append(f"GET {base}{path} -> {_describe(response)}")
     if refused:
         raise ContractViolation("authenticated-only endpoints answer 200 with no token or password",
                                 "; ".join(refused) + " (token or password authentication is on)",
                                 launch_name=req.launch)
-    return f"{', '.join(params['paths'])} answered 200 without credentials"
+    if not any(a.endswith(" 200") for a in answered):
+        raise Blocked(f"no authenticated-only endpoint answered at all ({', '.join(answered)})")
+    return f"no credentials asked: {', '.join(answered)}"
 
 
 @check_kind("cors-all-origins")
