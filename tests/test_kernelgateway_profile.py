@@ -92,6 +92,16 @@ def test_root_image_with_a_matching_root_config_passes(fixture_image: Any, run_s
 
 
 @pytest.mark.docker
+def test_a_declared_kernel_in_another_language(fixture_image: Any, run_suite: Any, tmp_path: Path) -> None:
+    aic = _aic(tmp_path, ["echo"], 1000, 100, "/home/sagemaker-user")
+    run = run_suite(PROFILE, fixture_image(PROFILE, "echo-kernel"), f"--smconform-app-image-config={aic}",
+                    "-k", "KG-KERNELSPEC or KG-KERNEL-RUNS or KG-HOME")
+    assert run.failed_ids() == set(), run.result.stdout.str()[-3000:]
+    assert "echo answered execute_request as 1000:100" in run.entry("KG-KERNEL-RUNS")["message"]
+    assert "kernels echo started and wrote there" in run.entry("KG-HOME")["message"]
+
+
+@pytest.mark.docker
 def test_an_image_without_a_shell_passes(fixture_image: Any, run_suite: Any) -> None:
     # The platform brings its own gateway: an image needs no shell, so the suite's stand-in runs in python3.
     run = run_suite(PROFILE, fixture_image(PROFILE, "no-shell"), "-k", "KG-")
