@@ -56,7 +56,7 @@ class RunContext:
         self._image: dict[str, Any] | None = None
         self._scan: Future[LayerScan] | None = None
         self._launches: dict[tuple[str, Variant], Future[Launch]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smconform")
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="smconform")
         self._closed = False
         self.cancel = threading.Event()  # set on close: every wait returns at once
 
@@ -134,6 +134,10 @@ class RunContext:
                 self._launches[key] = self._pool.submit(self._start, name, variant)
             return self._launches[key]
 
+    def background(self, work: Callable[[], None]) -> None:
+        """Run `work` on the run's pool (its errors surface where its results are used)."""
+        self._pool.submit(work)
+
     def launch(self, name: str, variant: Variant | None = None) -> Launch:
         """The launch, once it is ready or has failed; says what it waits for every few seconds."""
         variant = variant or Variant()
@@ -166,7 +170,11 @@ class RunContext:
         return self._start(name, variant)
 
     def discard(self, launch: Launch) -> None:
-        self.engine.remove(launch)
+        """Remove a one-off launch in the background (the final sweep catches anything left)."""
+        if self._closed:
+            self.engine.remove(launch)
+            return
+        self._pool.submit(self.engine.remove, launch)
 
     def diagnose(self, name: str) -> str | None:
         """When a launch never gets ready, find the requirement whose platform condition breaks it.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .checks import DESTRUCTIVE
+from .checks import is_destructive
 from .runner import evaluate
 from .spec.model import Requirement
 from .verdicts import Verdict
@@ -24,7 +24,7 @@ class ProfileCollector(pytest.Collector):
 
     def collect(self) -> Iterator[pytest.Item]:
         profile = self.session_state.ctx.profile
-        ordered = sorted(profile.requirements, key=lambda r: (r.check in DESTRUCTIVE, profile.requirements.index(r)))
+        ordered = sorted(profile.requirements, key=lambda r: (is_destructive(r.check), profile.requirements.index(r)))
         for req in ordered:
             cases: list[str | None] = [c.name for c in req.cases] or [None]
             for case in cases:

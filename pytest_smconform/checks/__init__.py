@@ -6,7 +6,11 @@ one-line description of what passed, or raises ContractViolation / Blocked / Not
 
 from __future__ import annotations
 
+import functools
+import importlib
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,24 +48,58 @@ def prewarm_for(name: str) -> Callable[[PrewarmFn], PrewarmFn]:
 
 
 def prewarm_hook(name: str) -> PrewarmFn | None:
-    _load_builtins()
+    module = _scan()[2].get(name)
+    if module is not None:
+        importlib.import_module(f"{__name__}.{module}")
     return PREWARM.get(name)
 
 
 def kind(name: str) -> CheckFn:
-    _load_builtins()
+    _load_module_of(name)
     return _KINDS[name]
 
 
 def known_kinds() -> set[str]:
-    _load_builtins()
-    return set(_KINDS)
+    return set(_index())
 
 
-def _load_builtins() -> None:
-    """Import every module of this package once: each registers its kinds with @check_kind."""
-    import importlib
-    import pkgutil
+def is_destructive(name: str) -> bool:
+    return name in _destructive_index()
 
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+
+# The modules of this package are read as text to learn which kinds each registers, and a
+# module is imported only when one of its kinds is used: a profile pays for its own checks
+# (and their imports, Hypothesis among them), not for every profile's.
+_DECORATOR = re.compile(r'^@(check_kind|prewarm_for)\("([a-z0-9-]+)"(, destructive=True)?\)', re.MULTILINE)
+
+
+@functools.cache
+def _scan() -> tuple[dict[str, str], frozenset[str], dict[str, str]]:
+    modules: dict[str, str] = {}
+    destructive: set[str] = set()
+    prewarms: dict[str, str] = {}
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for match in _DECORATOR.finditer(path.read_text(encoding="utf-8")):
+            if match.group(1) == "check_kind":
+                modules[match.group(2)] = path.stem
+                if match.group(3):
+                    destructive.add(match.group(2))
+            else:
+                prewarms[match.group(2)] = path.stem
+    return modules, frozenset(destructive), prewarms
+
+
+def _index() -> dict[str, str]:
+    return _scan()[0]
+
+
+def _destructive_index() -> frozenset[str]:
+    return _scan()[1]
+
+
+def _load_module_of(name: str) -> None:
+    module = _index().get(name)
+    if module is not None:
+        importlib.import_module(f"{__name__}.{module}")

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hypothesis import HealthCheck, Phase, example, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
-
 from ..engine import procfs
 from ..model.studio import ENVIRONMENT_MAX_ITEMS, environment_problems
 from ..platform import Variant
@@ -24,21 +20,28 @@ from ..verdicts import ContractViolation
 from . import prewarm_for
 
 if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
     from ..context import RunContext
     from ..spec.model import Requirement
 
-_VALUE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
-_FREE_NAME = st.from_regex(r"\ASMCONFORM_[A-Z0-9_]{1,16}\Z")
 _MEMO = "env-precedence.examples"
 
 
-def environment_strategy(platform_names: list[str]) -> st.SearchStrategy[dict[str, str]]:
+def environment_strategy(platform_names: list[str]) -> SearchStrategy[dict[str, str]]:
+    from hypothesis import strategies as st  # imported when used: it costs half a second
+
+    value = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
+    free_name = st.from_regex(r"\ASMCONFORM_[A-Z0-9_]{1,16}\Z")
     reserved = st.sampled_from([*sorted(platform_names), "AWS_PROFILE", "SAGEMAKER_INTERNAL_IMAGE_URI"])
-    return st.dictionaries(st.one_of(reserved, _FREE_NAME), _VALUE, max_size=ENVIRONMENT_MAX_ITEMS)
+    return st.dictionaries(st.one_of(reserved, free_name), value, max_size=ENVIRONMENT_MAX_ITEMS)
 
 
 def planned_examples(ctx: RunContext, req: Requirement) -> list[dict[str, str]]:
     """The run's examples: every platform name set by the user, then Hypothesis' draws."""
+    from hypothesis import HealthCheck, Phase, example, given, settings
+    from hypothesis import seed as hypothesis_seed
+
     with ctx._lock:
         if _MEMO in ctx.memo:
             return list(ctx.memo[_MEMO])
@@ -62,13 +65,17 @@ def planned_examples(ctx: RunContext, req: Requirement) -> list[dict[str, str]]:
 
 
 def _variant(env: dict[str, str]) -> Variant:
-    return Variant(extra_env=tuple(sorted(env.items())), wait="listening")
+    return Variant(extra_env=tuple(sorted(env.items())), wait="app-exec")
 
 
 @prewarm_for("env-precedence")
 def start_examples(ctx: RunContext, req: Requirement) -> None:
-    for env in planned_examples(ctx, req):
-        ctx.launch_async(req.launch or "", _variant(env))
+    def plan_and_launch() -> None:
+        for env in planned_examples(ctx, req):
+            ctx.launch_async(req.launch or "", _variant(env))
+
+    # Planning imports Hypothesis: do it beside the main launch, not before it.
+    ctx.background(plan_and_launch)
 
 
 def fuzz_environment(ctx: RunContext, req: Requirement, port: int) -> int:

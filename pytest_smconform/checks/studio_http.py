@@ -19,12 +19,22 @@ if TYPE_CHECKING:
 FOREIGN_ORIGIN = "https://smconform-origin.example"
 
 
+# A busy host can stall a first request for seconds: a slow answer is retried, longer each time,
+# before "no answer" becomes a verdict.
+ATTEMPT_TIMEOUTS = (10.0, 20.0, 30.0)
+
+
 def _get(launch: Launch, port: int, path: str, headers: dict[str, str] | None = None) -> requests.Response:
-    try:
-        return requests.get(launch.url(port, path), headers=headers or {}, timeout=10, allow_redirects=False)
-    except requests.RequestException as exc:
-        raise ContractViolation(f"an HTTP answer from GET {path}", f"no answer: {type(exc).__name__}",
-                                launch_name=launch.plan.name) from None
+    error: requests.RequestException | None = None
+    for timeout in ATTEMPT_TIMEOUTS:
+        try:
+            return requests.get(launch.url(port, path), headers=headers or {}, timeout=timeout,
+                                allow_redirects=False)
+        except requests.RequestException as exc:
+            error = exc
+    raise ContractViolation(f"an HTTP answer from GET {path}",
+                            f"no answer in {len(ATTEMPT_TIMEOUTS)} tries: {type(error).__name__}",
+                            launch_name=launch.plan.name)
 
 
 def _describe(response: requests.Response) -> str:

@@ -9,6 +9,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,16 +255,21 @@ class DockerEngine:
     # -- sweeps -------------------------------------------------------------------------
 
     def sweep(self, stale: bool = False) -> int:
-        """Remove what this run created, or (stale=True) what dead runs on this host left behind."""
+        """Remove what this run created, or (stale=True) what dead runs on this host left behind.
+
+        Containers go first (in parallel: each removal is a round trip that may wait for a
+        kill), then networks and volumes, which a container may still have held.
+        """
         label_filter = RUN_LABEL if stale else f"{RUN_LABEL}={self.run_id}"
 
         def mine(labels: dict[str, str] | None) -> bool:
             return not stale or owner_is_gone(labels or {})
 
-        removed = 0
-        for container in self.api.containers(all=True, filters={"label": label_filter}):
-            if mine(container.get("Labels")):
-                removed += _quietly(self.api.remove_container, container["Id"], force=True, v=True)
+        containers = [c["Id"] for c in self.api.containers(all=True, filters={"label": label_filter})
+                      if mine(c.get("Labels"))]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            removed = sum(pool.map(lambda cid: _quietly(self.api.remove_container, cid, force=True, v=True),
+                                   containers))
         for network in self.api.networks(filters={"label": label_filter}):
             if mine(network.get("Labels")):
                 removed += _quietly(self.api.remove_network, network["Id"])

@@ -21,7 +21,9 @@ class Variant:
     optml: str = "platform"  # platform: /opt/ml mounted over, metadata inside; none: untouched
     use_config: bool = True  # False: ignore the declared ContainerConfig
     extra_env: tuple[tuple[str, str], ...] = ()
-    wait: str = "ready"  # ready: the platform's health check; listening: a process owns the port
+    # ready: the platform's health check; listening: a process owns the port; app-exec: the
+    # process that serves the app in the platform's own launch has been exec'd (no start-up wait)
+    wait: str = "ready"
     own_start: bool = False  # kernelgateway: keep the image's ENTRYPOINT/CMD (do kernels need its start-up?)
 
     def describe(self) -> str:

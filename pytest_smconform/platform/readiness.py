@@ -122,3 +122,21 @@ def wait_listening(ctx: RunContext, launch: Launch, port: int, timeout: float) -
         launch.ready_detail["app_pid"] = found[0]
     else:
         launch.ready_error = exited(ctx, launch) or f"no process listened on port {port} within {timeout:g} s"
+
+
+def wait_for_argv(ctx: RunContext, launch: Launch, argv: tuple[str, ...], timeout: float) -> int | None:
+    """Host PID of the container's process running exactly `argv`, once it exists."""
+    found: list[int] = []
+
+    def check() -> bool:
+        if exited(ctx, launch):
+            return True
+        for pid in ctx.engine.top_pids(launch.container_id):
+            info = procfs.proc_info(pid)
+            if info is not None and info.argv == argv:
+                found.append(pid)
+                return True
+        return False
+
+    poll(check, timeout, first=0.02, most=0.2, cancel=ctx.cancel)
+    return found[0] if found else None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
+from ..engine import procfs
 from ..engine.plan import FileDrop, LaunchPlan, VolumeMount
 from ..model.studio import injected_environment, resource_metadata
 from . import PlatformLauncher, Variant, param, register
-from .readiness import wait_http, wait_listening
+from .readiness import app_listener_pid, wait_for_argv, wait_http, wait_listening
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -16,6 +18,10 @@ if TYPE_CHECKING:
 
 
 def plan_studio(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> LaunchPlan:
+    if variant.wait == "app-exec":
+        # Start only once the platform's own launch shows which process is the app: then this
+        # one can be judged the moment that process exists, without paying for its start-up.
+        ctx.launch(decl.name)
     port = int(param(decl, ctx, "port"))
     uid, gid = int(param(decl, ctx, "uid")), int(param(decl, ctx, "gid"))
     home = str(param(decl, ctx, "home"))
@@ -53,8 +59,32 @@ def wait_studio(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Vari
     if variant.wait == "listening":
         wait_listening(ctx, launch, port, timeout)
         return
+    if variant.wait == "app-exec":
+        wait_app_exec(ctx, launch, decl, port, timeout)
+        return
     base = str(param(decl, ctx, "base_url")).rstrip("/")
     wait_http(ctx, launch, port, f"{base}/api/status", timeout)
+
+
+def wait_app_exec(ctx: RunContext, launch: Launch, decl: LaunchDecl, port: int, timeout: float) -> None:
+    """Ready when the process the platform's launch serves the app with has been exec'd here.
+
+    Its environment is fixed at exec, so a check of what the app process received needs no
+    more; when no such process appears in time (the variant changed what starts), fall back
+    to waiting for a listener on the port.
+    """
+    reference = ctx.launch(decl.name)
+    ref_pid = reference.ready_detail.get("app_pid") or app_listener_pid(ctx, reference, port)
+    info = procfs.proc_info(ref_pid) if isinstance(ref_pid, int) else None
+    argv = info.argv if info is not None else None
+    settle = min(timeout, 2 * (reference.time_to_ready or 5.0) + 5.0)
+    if argv:
+        pid = wait_for_argv(ctx, launch, argv, settle)
+        if pid is not None:
+            launch.ready_at = time.monotonic()
+            launch.ready_detail["app_pid"] = pid
+            return
+    wait_listening(ctx, launch, port, timeout)
 
 
 STUDIO = register(PlatformLauncher(name="studio", plan=plan_studio, wait_ready=wait_studio))
