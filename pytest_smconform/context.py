@@ -59,6 +59,7 @@ class RunContext:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="smconform")
         self._closed = False
         self.cancel = threading.Event()  # set on close: every wait returns at once
+        self._diagnosis: dict[str, str | None] = {}
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -183,11 +184,9 @@ class RunContext:
         one platform condition. The first such variant that does get ready names the root cause.
         """
         with self._lock:
-            cache = getattr(self, "_diagnosis", {})
-            self._diagnosis = cache
-            if name in cache:
-                return cache[name]  # type: ignore[no-any-return]
-        culprit = None
+            if name in self._diagnosis:
+                return self._diagnosis[name]
+        candidates = []
         for req in self.profile.requirements:
             spec = req.params.get("diagnose")
             if req.launch != name or not isinstance(spec, dict):
@@ -195,11 +194,11 @@ class RunContext:
             variant = Variant(**spec)
             if not variant.use_config and self.settings.container_config is None:
                 continue  # the same launch as the failing one
-            if self.launch(name, variant).is_up:
-                culprit = req.id
-                break
+            # All variants start at once: an app that never starts costs one timeout, not one each.
+            candidates.append((req.id, variant, self.launch_async(name, variant)))
+        culprit = next((req_id for req_id, variant, _ in candidates if self.launch(name, variant).is_up), None)
         with self._lock:
-            cache[name] = culprit
+            self._diagnosis[name] = culprit
         return culprit
 
     def started_launches(self) -> list[Launch]:
