@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..engine import procfs
@@ -16,7 +15,7 @@ from . import check_kind
 from .judge import fmt_list
 from .kernelgateway_discovery import discover
 from .kernelgateway_kernels import KernelRun, kernel_runs
-from .launched import no_shell
+from .launched import no_shell, timed_stop
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -293,14 +292,10 @@ def kg_stop(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     grace = int(params["grace"])
     launch = kg_launch(ctx, req)
     kernel_runs(ctx, launch, _timeout(params))  # stop it the way it is used: with its kernels running
-    if not ctx.engine.is_running(launch.container_id):
-        raise Blocked("the container had already ended before the stop could be sent")
     signal_name = ctx.image_config().get("StopSignal") or "SIGTERM"
-    start = time.monotonic()
-    ctx.engine.stop(launch.container_id, timeout=grace)
-    took = time.monotonic() - start
-    code = ctx.engine.state(launch.container_id).get("ExitCode")
-    if code == 137 or took >= grace - 0.2:
+    stopped = timed_stop(ctx, launch, grace)
+    took, code = stopped.seconds, stopped.exit_code
+    if stopped.killed:
         raise ContractViolation(
             f"`docker stop` (DeleteApp) ends the container within the {grace} s grace period",
             f"the engine sent the image's stop signal {signal_name}; the container was still running "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,3 +63,21 @@ def run_as(ctx: RunContext, launch: Launch, proc: AppProcess, script: str) -> tu
 def no_shell(code: int | None, output: str) -> bool:
     return code in (None, 126, 127) and ("executable file not found" in output or "no such file" in output.lower()
                                          or code is None)
+
+
+@dataclass(frozen=True)
+class StopResult:
+    seconds: float
+    exit_code: int | None
+    killed: bool  # the grace ran out and the engine sent SIGKILL
+
+
+def timed_stop(ctx: RunContext, launch: Launch, grace: int) -> StopResult:
+    """`docker stop` with `grace` seconds, as the platform's DeleteApp does; how it ended."""
+    if not ctx.engine.is_running(launch.container_id):
+        raise Blocked("the container had already ended before the stop could be sent")
+    start = time.monotonic()
+    ctx.engine.stop(launch.container_id, timeout=grace)
+    took = time.monotonic() - start
+    code = ctx.engine.state(launch.container_id).get("ExitCode")
+    return StopResult(took, code, code == 137 or took >= grace - 0.2)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shlex
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..engine import procfs
 from ..model.studio import container_config_problems, environment_problems
 from ..verdicts import Blocked, ContractViolation, NotApplicable
 from . import check_kind
-from .launched import app_process, no_shell, run_as, shared_launch
+from .launched import app_process, no_shell, run_as, shared_launch, timed_stop
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -95,19 +94,13 @@ def platform_file_readable(ctx: RunContext, req: Requirement, params: dict[str, 
 @check_kind("stops-on-signal", destructive=True)
 def stops_on_signal(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     grace = int(params["grace"])
-    launch = shared_launch(ctx, req)
-    if not ctx.engine.is_running(launch.container_id):
-        raise Blocked("the container had already ended before the stop could be sent")
-    start = time.monotonic()
-    ctx.engine.stop(launch.container_id, timeout=grace)
-    took = time.monotonic() - start
-    code = ctx.engine.state(launch.container_id).get("ExitCode")
-    if code == 137 or took >= grace - 0.2:
+    stopped = timed_stop(ctx, shared_launch(ctx, req), grace)
+    if stopped.killed:
         raise ContractViolation(
             f"`docker stop` ends the app within {grace} s (PID 1 handles SIGTERM)",
-            f"still running after {took:.1f} s; the engine killed it (exit code {code})",
+            f"still running after {stopped.seconds:.1f} s; the engine killed it (exit code {stopped.exit_code})",
             launch_name=req.launch)
-    return f"ended {took:.2f} s after SIGTERM with exit code {code}"
+    return f"ended {stopped.seconds:.2f} s after SIGTERM with exit code {stopped.exit_code}"
 
 
 @check_kind("container-config")
