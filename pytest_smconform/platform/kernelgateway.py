@@ -10,13 +10,11 @@ will give each declared kernel's shell channel, so the suite can talk to the ker
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import time
 from typing import TYPE_CHECKING
 
-from ..engine.plan import LaunchPlan, VolumeMount
+from ..engine.plan import FileDrop, LaunchPlan, VolumeMount
 from ..errors import UsageError
 from ..model.jupyter_wire import CHANNELS
 from ..model.kernelgateway import AppImageConfig, ConfigError, KernelDecl, find_program, resolve_path
@@ -103,27 +101,18 @@ def plan_kernelgateway(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> L
                                         size=str(param(decl, ctx, "home_size"))))
     if variant.optml == "platform":
         plan.volumes.append(VolumeMount("/opt/ml"))
+        plan.files.append(metadata_file(ctx, decl))
     return plan
 
 
-def metadata_archive(ctx: RunContext, decl: LaunchDecl) -> tuple[str, bytes]:
-    """(directory, tar) that puts the metadata file into the /opt/ml volume, leaving /opt as it is."""
+def metadata_file(ctx: RunContext, decl: LaunchDecl) -> FileDrop:
+    """The platform's metadata file, copied into the /opt/ml volume before start (/opt keeps its mode)."""
     path = str(param(decl, ctx, "metadata_path"))
     if not path.startswith("/opt/ml/"):
         raise UsageError(f"metadata_path {path} must be under /opt/ml")
     content = resource_metadata(region="eu-south-2", domain_id="d-smconform", user_profile="smconform-user",
                                 space="", app_type=str(param(decl, ctx, "app_type"))).encode()
-    parts = path[len("/opt/ml/"):].split("/")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for depth in range(1, len(parts)):
-            info = tarfile.TarInfo("/".join(parts[:depth]))
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        info = tarfile.TarInfo("/".join(parts))
-        info.size, info.mode = len(content), 0o644
-        tar.addfile(info, io.BytesIO(content))
-    return "/opt/ml", buffer.getvalue()
+    return FileDrop(path, content, 0o644)
 
 
 def wait_kernelgateway(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Variant) -> None:
@@ -136,9 +125,6 @@ def wait_kernelgateway(ctx: RunContext, launch: Launch, decl: LaunchDecl, varian
         keeper_argv = " ".join(launch.plan.entrypoint or ["the image's ENTRYPOINT"])
         launch.ready_error = f"{problem} (ENTRYPOINT/CMD replaced by `{keeper_argv} -c ...`): {tail}"
         return
-    if variant.optml == "platform":
-        directory, data = metadata_archive(ctx, decl)
-        ctx.engine.put_archive(launch.container_id, directory, data)
     launch.ready_at = time.monotonic()
 
 
