@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 import requests
+from compare import compare
 
 from pytest_smconform.engine.docker_engine import DockerEngine
 from pytest_smconform.engine.labels import new_run_id
@@ -77,20 +77,8 @@ def main() -> None:
     parser.add_argument("--fuzz-examples", type=int, default=None, help="override fuzz_examples")
     args = parser.parse_args()
     extra = [f"--smconform-option=fuzz_examples={args.fuzz_examples}"] if args.fuzz_examples else []
-    floors, profiles = [], []
-    for i in range(args.runs):
-        # Interleaved, so drift on a shared machine hits both sides alike.
-        floors.append(floor_once(args.image))
-        profiles.append(profile_once(args.image, extra))
-        print(f"run {i + 1}: floor {floors[-1]:.2f} s, profile {profiles[-1]:.2f} s", flush=True)
-    floor, whole = statistics.median(floors), statistics.median(profiles)
-    print(f"jupyterlab on {args.image}: floor median {floor:.2f} s, profile median {whole:.2f} s, "
-          f"ratio {whole / floor:.2f}x ({args.runs} runs)")
-    if args.json:
-        args.json.write_text(json.dumps({"image": args.image, "floors": floors, "profiles": profiles,
-                                         "floor_median": floor, "profile_median": whole,
-                                         "ratio": whole / floor}, indent=2))
-
+    compare(f"jupyterlab on {args.image}", lambda: floor_once(args.image),
+            lambda: profile_once(args.image, extra), args.runs, args.json)
 
 if __name__ == "__main__":
     main()

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from compare import compare
 
 from pytest_smconform.engine.docker_engine import DockerEngine
 from pytest_smconform.engine.labels import new_run_id
@@ -66,20 +67,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    floors, profiles = [], []
-    for i in range(args.runs):
-        floors.append(floor_once(args.image))
-        took, verdict = profile_once(args.image)
-        profiles.append(took)
-        print(f"run {i + 1}: floor {floors[-1]:.2f} s, profile {took:.2f} s ({verdict})", flush=True)
-    floor, whole = statistics.median(floors), statistics.median(profiles)
-    print(f"processing on {args.image}: floor median {floor:.2f} s, profile median {whole:.2f} s, "
-          f"ratio {whole / floor:.2f}x ({args.runs} runs)")
-    if args.json:
-        args.json.write_text(json.dumps({"image": args.image, "floors": floors, "profiles": profiles,
-                                         "floor_median": floor, "profile_median": whole,
-                                         "ratio": whole / floor}, indent=2))
-
+    compare(f"processing on {args.image}", lambda: floor_once(args.image),
+            lambda: profile_once(args.image)[0], args.runs, args.json)
 
 if __name__ == "__main__":
     main()
