@@ -148,7 +148,8 @@ class RunContext:
             try:
                 return future.result(timeout=PROGRESS_EVERY)
             except FutureTimeout:
-                if self.progress is not None:
+                # Only the main thread talks to the terminal (pytest's capture is not thread-safe).
+                if self.progress is not None and threading.current_thread() is threading.main_thread():
                     self.progress(f"waiting for launch {name} ({variant.describe()}): "
                                   f"{time.monotonic() - start:.0f} s so far")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import SmconformSession, build_settings
 
     positional = _take_image_args(config)
+    _hypothesis_storage_outside_cwd()
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         # No path was given: a conformance run collects its requirements, not `testpaths`.
         config.args[:] = []
@@ -131,6 +133,16 @@ def _profile_inputs(config: pytest.Config, settings: Any) -> None:
     prewarm = config.getoption("smconform_prewarm")
     settings.prewarm = [x.strip() for x in prewarm.split(",") if x.strip()] if prewarm else []
     settings.kubeconfig = existing(config.getoption("smconform_kubeconfig"), "--smconform-kubeconfig")
+
+
+def _hypothesis_storage_outside_cwd() -> None:
+    """Keep Hypothesis' storage (its unicode tables cost a second to rebuild) in a user cache.
+
+    A conformance run is started from anywhere; without this, every new directory pays for
+    the tables again and is left with a `.hypothesis/` folder. A user's own setting wins.
+    """
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache_home / "pytest-smconform" / "hypothesis"))
 
 
 def smconform_session(config: pytest.Config) -> SmconformSession | None:

@@ -109,6 +109,7 @@ class DockerEngine:
             port_bindings={port: ("127.0.0.1", None) for port in plan.ports},
             mem_limit=plan.mem_limit,
             pids_limit=plan.pids_limit,
+            cpu_shares=plan.cpu_shares,
             network_mode=plan.network or "bridge",
             privileged=False,
             cap_drop=["NET_RAW"],

@@ -59,6 +59,7 @@ class LaunchPlan:
     network_aliases: list[str] = field(default_factory=list)
     mem_limit: str = "4g"
     pids_limit: int = 4096
+    cpu_shares: int | None = None  # relative CPU weight under contention (engine default 1024)
     stop_timeout: int = 10
     labels: dict[str, str] = field(default_factory=dict)
     binds: list[BindMount] = field(default_factory=list)  # host paths (local-mode: the engine's socket)

@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 
 
 def plan_studio(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> LaunchPlan:
-    if variant.wait == "app-exec":
-        # Start only once the platform's own launch shows which process is the app: then this
-        # one can be judged the moment that process exists, without paying for its start-up.
-        ctx.launch(decl.name)
     port = int(param(decl, ctx, "port"))
     uid, gid = int(param(decl, ctx, "uid")), int(param(decl, ctx, "gid"))
     home = str(param(decl, ctx, "home"))
@@ -37,6 +33,10 @@ def plan_studio(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> LaunchPl
         mem_limit=str(param(decl, ctx, "memory")),
         stop_timeout=int(param(decl, ctx, "stop_grace")),
     )
+    if variant.wait == "app-exec":
+        # Judged as soon as the app process exists: it only needs CPU to get that far, and must
+        # not slow the platform's own launch, which it waits for.
+        plan.cpu_shares = 16
     if config and config.entrypoint is not None:
         plan.entrypoint = list(config.entrypoint)
     if config and config.arguments is not None:
