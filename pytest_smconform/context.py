@@ -167,10 +167,6 @@ class RunContext:
             error=launch.ready_error, reproduce=plan.reproduce()))
         return launch
 
-    def one_off(self, name: str, variant: Variant) -> Launch:
-        """A launch used by one check only (fuzz example): the caller must `discard` it."""
-        return self._start(name, variant)
-
     def discard(self, launch: Launch) -> None:
         """Remove a one-off launch in the background (the final sweep catches anything left)."""
         if self._closed:
@@ -222,6 +218,3 @@ class RunContext:
         if self._engine is not None:
             self._engine.sweep()
 
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start

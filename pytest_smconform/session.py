@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import signal
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -207,9 +205,3 @@ class SmconformSession:
             if self._previous_sigterm is not None:
                 signal.signal(signal.SIGTERM, self._previous_sigterm)
 
-    def iter_requirements(self) -> Iterator[Requirement]:
-        yield from self.ctx.profile.requirements
-
-
-def eprint(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -10,8 +10,6 @@ from typing import Any
 from .errors import UsageError
 from .model.studio import ContainerConfig
 
-LEVEL_CHOICES = ("must", "should")
-
 
 @dataclass
 class Settings:

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..spec.yamlpos import JsonPath, Located
+from ..spec.yamlpos import JsonPath, Located, line_in
 from ..spec.yamlpos import _convert as _located_tree  # the line-recording converter
 
 API_VERSION = "workspace.jupyter.org/v1alpha1"
@@ -88,12 +88,7 @@ class Document:
         return next(iter(self.spellings), "none")
 
     def line_of(self, json_path: JsonPath) -> int:
-        probe = tuple(json_path)
-        while probe:
-            if probe in self.lines:
-                return self.lines[probe]
-            probe = probe[:-1]
-        return self.lines.get((), 1)
+        return line_in(self.lines, json_path)
 
     def where(self, json_path: JsonPath = ()) -> str:
         return f"{self.path}:{self.line_of(json_path)}"

@@ -20,16 +20,20 @@ class Located:
     lines: dict[JsonPath, int] = field(default_factory=dict)
 
     def line_of(self, json_path: JsonPath) -> int:
-        """Line of the deepest recorded node on `json_path` (falls back to its parents)."""
-        probe = tuple(json_path)
-        while probe:
-            if probe in self.lines:
-                return self.lines[probe]
-            probe = probe[:-1]
-        return self.lines.get((), 1)
+        return line_in(self.lines, json_path)
 
     def where(self, json_path: JsonPath) -> str:
         return f"{self.path}:{self.line_of(json_path)}"
+
+
+def line_in(lines: dict[JsonPath, int], json_path: JsonPath) -> int:
+    """Line of the deepest recorded node on `json_path` (falls back to its parents)."""
+    probe = tuple(json_path)
+    while probe:
+        if probe in lines:
+            return lines[probe]
+        probe = probe[:-1]
+    return lines.get((), 1)
 
 
 class YamlSyntaxError(Exception):
