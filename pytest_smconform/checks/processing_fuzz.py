@@ -22,6 +22,7 @@ from .processing_jobs import (
     book,
     environment_examples,
     environment_request,
+    first_started,
     hold_request,
     prewarm,
     why_not_running,
@@ -53,10 +54,7 @@ def environment(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
     futures = [book(ctx).submit(environment_request(base, env), stop=stop) for env in drawn]
     for given_env, future in zip(drawn, futures, strict=True):
         job = future.result()
-        first = job.containers[0] if job.containers else None
-        if first is None or first.start_error is not None or job.error is not None:
-            raise Blocked(f"the job did not start ({job.error or (first and first.start_error)})",
-                          blocked_by="PR-DEFAULT-RUN")
+        first = first_started(job, "the job")
         if first.ended_before_stop or not first.pid1:
             raise why_not_running(ctx, req, job)
         seen = first.pid1.get("environ")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ..errors import EngineError, UsageError
 from ..model import processing as model
-from ..platform.processing import JobBook, JobResult, JobSettings, JobVariant, StopPlan, job_book
+from ..platform.processing import ContainerRun, JobBook, JobResult, JobSettings, JobVariant, StopPlan, job_book
 from ..verdicts import Blocked, ContractViolation
 
 if TYPE_CHECKING:
@@ -206,3 +206,12 @@ def why_not_running(ctx: RunContext, req: Requirement, job: JobResult) -> Blocke
     took = f" after {run0.ran_seconds:.1f} s" if run0 and run0.ran_seconds is not None else ""
     return Blocked(f"the job ended by itself (exit {code}{took}) before StopProcessingJob could be sent at "
                    f"{ctx.param('stop_after')} s: give it longer work (parameters hold_environment, stop_after)")
+
+
+def first_started(job: JobResult, what: str) -> ContainerRun:
+    """The job's first container, which must have started (else blocked by PR-DEFAULT-RUN)."""
+    first = job.containers[0] if job.containers else None
+    if first is None or first.start_error is not None or job.error is not None:
+        raise Blocked(f"{what} did not start ({job.error or (first and first.start_error)})",
+                      blocked_by="PR-DEFAULT-RUN")
+    return first

@@ -15,6 +15,7 @@ from .processing_jobs import (
     MESSAGE_UTF8,
     book,
     declared_scenarios,
+    first_started,
     hold_request,
     request_problems,
     require_completed,
@@ -157,10 +158,7 @@ def stop_signals(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> s
     done = []
     for sig, future in futures:
         job = future.result()
-        first = job.containers[0] if job.containers else None
-        if first is None or first.start_error is not None or job.error is not None:
-            raise Blocked(f"the stop job did not start ({job.error or (first and first.start_error)})",
-                          blocked_by="PR-DEFAULT-RUN")
+        first = first_started(job, "the stop job")
         if first.ended_before_stop or not first.signalled:
             raise why_not_running(ctx, req, job)
         pid1 = first.pid1.get("argv") or []
