@@ -34,7 +34,13 @@ def _start(image: str, report: Path, cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "--smconform=jupyterlab", image, f"--smconform-report={report}",
          "-p", "no:cacheprovider", "-q"],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    # A process started in the background by a non-interactive shell (as CI runners start
+    # jobs) inherits SIGINT ignored; a terminal's Ctrl-C reaches a process that has it default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_container(pid: int, count: int = 1, timeout: float = 60) -> str:
