@@ -60,6 +60,7 @@ class RunContext:
         self._closed = False
         self.cancel = threading.Event()  # set on close: every wait returns at once
         self._diagnosis: dict[str, str | None] = {}
+        self._cleanups: list[Callable[[], object]] = []  # run at close, last registered first
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -210,10 +211,20 @@ class RunContext:
 
     # -- the end -------------------------------------------------------------------------
 
+    def add_cleanup(self, fn: Callable[[], object]) -> None:
+        """Something outside the engine to undo at close (e.g. a live cluster's throw-away namespace)."""
+        with self._lock:
+            self._cleanups.append(fn)
+
     def close(self) -> None:
-        """Remove every container, volume and network this run created."""
+        """Remove every container, volume and network this run created, and whatever add_cleanup registered."""
         self._closed = True
         self.cancel.set()
+        while self._cleanups:
+            try:
+                self._cleanups.pop()()
+            except Exception:  # one failed cleanup must not keep the others from running
+                continue
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._engine is not None:
             self._engine.sweep()

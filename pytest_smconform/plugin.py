@@ -50,7 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--smconform-prewarm", dest="smconform_prewarm", metavar="IMAGE,...", default=None,
                     help="spaces: print the image pre-warming DaemonSet for these images")
     group.addoption("--smconform-kubeconfig", dest="smconform_kubeconfig", metavar="PATH", default=None,
-                    help="spaces: check templates and workspaces against this live cluster")
+                    help="spaces: check templates and workspaces against this live cluster ('auto': "
+                         "KUBECONFIG, the in-cluster service account, then ~/.kube/config)")
     parser.addini("smconform_profile", "default profile for --smconform", default=None)
     parser.addini("smconform_image", "default image", default=None)
     parser.addini("smconform_report", "default report path", default=None)
@@ -132,7 +133,13 @@ def _profile_inputs(config: pytest.Config, settings: Any) -> None:
                                        for v in config.getoption("smconform_workspace")) if p]
     prewarm = config.getoption("smconform_prewarm")
     settings.prewarm = [x.strip() for x in prewarm.split(",") if x.strip()] if prewarm else []
-    settings.kubeconfig = existing(config.getoption("smconform_kubeconfig"), "--smconform-kubeconfig")
+    kubeconfig = config.getoption("smconform_kubeconfig")
+    settings.live = kubeconfig is not None
+    settings.kubeconfig = None if kubeconfig in (None, "auto") else existing(kubeconfig, "--smconform-kubeconfig")
+    if settings.live:
+        from .live.connect import load
+
+        load(settings.kubeconfig).api.close()  # an unreachable cluster is a usage error, before any test runs
 
 
 def _hypothesis_storage_outside_cwd() -> None:

@@ -28,7 +28,8 @@ class Settings:
     templates: list[Path] = field(default_factory=list)  # spaces: WorkspaceTemplate documents
     workspaces: list[Path] = field(default_factory=list)  # spaces: Workspace documents
     prewarm: list[str] = field(default_factory=list)  # spaces: images for the pre-warm DaemonSet
-    kubeconfig: Path | None = None  # live cluster checks
+    kubeconfig: Path | None = None  # live cluster checks: this kubeconfig (None: discovery)
+    live: bool = False  # spaces: compare admission on a live cluster (SP-LIVE-AGREES)
 
     def counts_as_failure(self, level: str) -> bool:
         """SHOULD fails the run unless the user lowered the bar to MUST; INFO never fails."""
