@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,3 +95,38 @@ def run_suite(pytester: pytest.Pytester) -> Any:
         return SuiteRun(result, data)
 
     return run
+
+
+# -- the local Kubernetes control plane (.ci/cluster.sh) -----------------------------------------
+
+CLUSTER_SCRIPT = REPO / ".ci" / "cluster.sh"
+
+
+def _cluster(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(CLUSTER_SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+@pytest.fixture(scope="session")
+def cluster_kubeconfig() -> Iterator[Path]:
+    """A running control plane (etcd + kube-apiserver + the jupyter-k8s CRDs) shared by this session.
+
+    Skipped only when it is explicitly unavailable: SMCONFORM_CLUSTER=off, or its binaries are not built
+    outside CI (building takes 10-30 minutes: `bash .ci/cluster.sh build`, or SMCONFORM_CLUSTER=build).
+    In CI (.ci/run builds the binaries first) a missing or broken control plane fails.
+    """
+    mode = os.environ.get("SMCONFORM_CLUSTER", "")
+    if mode == "off":
+        pytest.skip("the cluster tests are turned off (SMCONFORM_CLUSTER=off)")
+    if _cluster("binaries", timeout=30).returncode != 0 and mode != "build" and not os.environ.get("CI"):
+        pytest.skip("the control plane is not built: run `bash .ci/cluster.sh build` (10-30 min, cached) "
+                    "or set SMCONFORM_CLUSTER=build")
+    holder = str(os.getpid())
+    started = _cluster("start", holder, timeout=3600)
+    if started.returncode != 0:
+        _cluster("release", holder, timeout=120)
+        pytest.fail(f"the control plane did not start:\n{started.stderr[-3000:]}")
+    try:
+        yield Path(started.stdout.strip().splitlines()[-1])
+    finally:
+        _cluster("release", holder, timeout=120)

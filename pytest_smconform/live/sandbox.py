@@ -72,13 +72,15 @@ class Sandbox:
             GROUP, VERSION, self.namespace, PLURALS[kind], name)
         return found
 
-    def remaining(self) -> list[tuple[str, str]]:
-        """Objects of the two kinds still in the namespace (deleted ones may linger on finalizers)."""
-        if self.namespace is None:
-            return []
+    @staticmethod
+    def remaining_in(cluster: Cluster, namespace: str) -> list[tuple[str, str]]:
+        """Objects of the two kinds still in a namespace and not being deleted."""
+        from kubernetes import client
+
+        custom = client.CustomObjectsApi(cluster.api)
         out = []
         for kind, plural in PLURALS.items():
-            listed = self._custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)
+            listed = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
             out += [(kind, str(item["metadata"]["name"])) for item in listed.get("items", [])
                     if not item["metadata"].get("deletionTimestamp")]
         return out
