@@ -30,6 +30,7 @@ STATE_DIR=${SMCONFORM_CLUSTER_STATE:-/tmp/smconform-cluster}
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CRD_DIR=${SMCONFORM_CRD_DIR:-$REPO_ROOT/../shared/reference/jupyter-k8s-crds}
 
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH="$PATH:/usr/local/go/bin" ;; esac
 export GOMODCACHE="$GO_CACHE_ROOT/mod" GOCACHE="$GO_CACHE_ROOT/build"
 export GOFLAGS="${GOFLAGS:--p=2} -buildvcs=false" GOTOOLCHAIN=local CGO_ENABLED=0
 
@@ -71,7 +72,9 @@ build() {
     cd "$wrapper"
     go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" go.etcd.io/etcd/server/v3 >&2
     log "building kube-apiserver $K8S_VERSION and etcd (this takes a while the first time)"
-    go build -trimpath -ldflags=-s -o "$BIN_DIR/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+    local v=k8s.io/component-base/version minor=${K8S_VERSION#v1.}
+    go build -trimpath -o "$BIN_DIR/kube-apiserver.tmp" -ldflags "-s -X $v.gitVersion=$K8S_VERSION \
+      -X $v.gitMajor=1 -X $v.gitMinor=${minor%%.*} -X $v.gitTreeState=clean" k8s.io/kubernetes/cmd/kube-apiserver
     go build -trimpath -ldflags=-s -o "$BIN_DIR/etcd.tmp" go.etcd.io/etcd/server/v3
   )
   mv "$BIN_DIR/kube-apiserver.tmp" "$BIN_DIR/kube-apiserver"
@@ -171,7 +174,8 @@ install_crds() {
 launch() {  # launch NAME COMMAND...: start in its own session, record the pid
   local name=$1
   shift
-  setsid "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
+  # fd 9 is the lock of with_lock: a server that inherited it would hold the lock for its lifetime
+  setsid "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$STATE_DIR/$name.pid"
 }
 
