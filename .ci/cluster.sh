@@ -29,6 +29,8 @@ GO_CACHE_ROOT=${SMCONFORM_GO_CACHE:-/var/cache/smconform/go}
 STATE_DIR=${SMCONFORM_CLUSTER_STATE:-/tmp/smconform-cluster}
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CRD_DIR=${SMCONFORM_CRD_DIR:-$REPO_ROOT/../shared/reference/jupyter-k8s-crds}
+# what the CRDs are, recorded on them (annotation io.smconform/crd-source) for the live mode's report
+CRD_SOURCE=${SMCONFORM_CRD_SOURCE:-"jupyter-infra/jupyter-k8s f2670353 (main, 2026-07-23) config/crd/bases"}
 
 case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH="$PATH:/usr/local/go/bin" ;; esac
 export GOMODCACHE="$GO_CACHE_ROOT/mod" GOCACHE="$GO_CACHE_ROOT/build"
@@ -160,13 +162,19 @@ crds_served() {
 
 install_crds() {
   [ -d "$CRD_DIR" ] || die "CRD directory not found: $CRD_DIR (set SMCONFORM_CRD_DIR)"
-  local crd port
+  local crd port name
   port=$(cat "$STATE_DIR/apiserver.port")
   for crd in "$CRD_DIR"/*.yaml; do
     curl -sf --max-time 30 --cacert "$STATE_DIR/serving.crt" -H "Authorization: Bearer $(cat "$TOKEN_FILE")" \
       -H "Content-Type: application/yaml" --data-binary "@$crd" -o /dev/null \
       "https://127.0.0.1:$port/apis/apiextensions.k8s.io/v1/customresourcedefinitions" ||
       die "could not install $crd"
+    name=$(sed -n 's/^  name: //p' "$crd" | head -n 1)
+    curl -sf --max-time 30 --cacert "$STATE_DIR/serving.crt" -H "Authorization: Bearer $(cat "$TOKEN_FILE")" \
+      -X PATCH -H "Content-Type: application/merge-patch+json" -o /dev/null \
+      --data "{\"metadata\":{\"annotations\":{\"io.smconform/crd-source\":\"$CRD_SOURCE\"}}}" \
+      "https://127.0.0.1:$port/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name" ||
+      die "could not annotate $name"
   done
   wait_for "the workspace.jupyter.org CRDs to be served" 60 crds_served
 }

@@ -37,7 +37,7 @@ class Sandbox:
         from kubernetes import client
 
         labels = {RUN_LABEL: self.run_id, PID_LABEL: str(os.getpid()), HOST_LABEL: _host()}
-        body = client.V1Namespace(metadata=client.V1ObjectMeta(generate_name=PREFIX, labels=labels))
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"generateName": PREFIX, "labels": labels}}
         try:
             self.namespace = str(self._core.create_namespace(body).metadata.name)
         except client.ApiException as exc:
