@@ -80,8 +80,10 @@ def test_conforming_image_with_documents_passes_everything(fixture_image: Any, r
                     *docs("good-workspaces.yaml", kind="workspace"), "--smconform-option=remote_access=true")
     outcomes = run.outcomes()
     assert run.failed_ids() == set(), run.result.stdout.str()[-4000:]
-    # not an SMD image: SP-SMD-VERSION does not apply (nor do the GPU rules); everything else passes
-    assert {i for i, o in outcomes.items() if o != "passed" and not i.startswith("IMG-GPU-")} == {"SP-SMD-VERSION"}
+    # not an SMD image: SP-SMD-VERSION does not apply (nor do the GPU rules, nor SP-LIVE-AGREES without a
+    # cluster); everything else passes
+    assert {i for i, o in outcomes.items() if o != "passed" and not i.startswith("IMG-GPU-")} == {
+        "SP-SMD-VERSION", "SP-LIVE-AGREES"}
     assert all(outcomes[i] == "passed" for i in DOC_IDS | IMAGE_IDS - {"SP-SMD-VERSION"})
     assert "lastActiveTimestamp" in run.entry("SP-IDLE-ENDPOINT")["message"]
 
