@@ -81,6 +81,7 @@ build() {
   )
   mv "$BIN_DIR/kube-apiserver.tmp" "$BIN_DIR/kube-apiserver"
   mv "$BIN_DIR/etcd.tmp" "$BIN_DIR/etcd"
+  echo "$(($(date +%s) - started))" >"$CACHE_ROOT/$K8S_VERSION/build-seconds"  # the cold build's time, kept
   log "built in $(($(date +%s) - started))s"
 }
 
@@ -263,12 +264,18 @@ do_release() {
   fi
 }
 
-case "${1:-}" in
-  build) build ;;
-  start) with_lock do_start "${2:-}" ;;
-  release) with_lock do_release "${2:-}" ;;
-  stop) with_lock stop_processes ;;
-  status) running && echo "$KUBECONFIG_FILE" ;;
-  binaries) binaries_present && echo "$BIN_DIR" ;;
-  *) die "usage: cluster.sh build | start [HOLDER_PID] | release HOLDER_PID | stop | status | binaries" ;;
-esac
+# everything above is parsed before anything runs: editing this file during a run cannot break it
+main() {
+  case "${1:-}" in
+    build) build ;;
+    start) with_lock do_start "${2:-}" ;;
+    release) with_lock do_release "${2:-}" ;;
+    stop) with_lock stop_processes ;;
+    status) running && echo "$KUBECONFIG_FILE" ;;
+    binaries) binaries_present && echo "$BIN_DIR" ;;
+    *) die "usage: cluster.sh build | start [HOLDER_PID] | release HOLDER_PID | stop | status | binaries" ;;
+  esac
+}
+
+main "$@"
+exit $?

@@ -75,3 +75,15 @@ def test_a_refusal_keeps_the_apiservers_message_and_other_errors_are_not_verdict
     assert cluster_verdict(None).admitted
     with pytest.raises(FakeApiException):
         cluster_verdict(FakeApiException(403, "forbidden"))
+
+
+def test_discovery_without_any_configuration_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Any) -> None:
+    from pytest_smconform.errors import UsageError
+    from pytest_smconform.live.connect import load
+
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(UsageError, match="no cluster configuration: give --smconform-kubeconfig=PATH"):
+        load(None)
