@@ -24,15 +24,20 @@ class SuiteRun:
     tail: str
 
 
-def run_suite(profile: str, image: str | None, extra: list[str]) -> SuiteRun:
-    """A whole `pytest --smconform=PROFILE IMAGE` in a fresh process, timed, with its memory peak."""
+def run_suite(profile: str, image: str | None, extra: list[str], source: Path | None = None) -> SuiteRun:
+    """A whole `pytest --smconform=PROFILE IMAGE` in a fresh process, timed, with its memory peak.
+
+    `source`: a checkout whose pytest_smconform to run instead of the installed one (before/after)."""
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     with tempfile.TemporaryDirectory() as tmp:
         report, out = Path(tmp) / "r.json", Path(tmp) / "out.txt"
         argv = [sys.executable, "-m", "pytest", f"--smconform={profile}", *([image] if image else []), "-q",
                 "-p", "no:cacheprovider", f"--smconform-report={report}", *extra]
         with out.open("wb") as sink:
             start = time.monotonic()
-            proc = subprocess.Popen(argv, cwd=tmp, stdout=sink, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(argv, cwd=tmp, stdout=sink, stderr=subprocess.STDOUT, env=env)
             # wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the max over all children).
             _, status, usage = os.wait4(proc.pid, 0)
             took = time.monotonic() - start
@@ -41,10 +46,15 @@ def run_suite(profile: str, image: str | None, extra: list[str]) -> SuiteRun:
         return SuiteRun(took, verdict, int(usage.ru_maxrss), proc.returncode, out.read_text()[-2000:])
 
 
-def suite_seconds(profile: str, image: str, extra: list[str], want: str = "conformant") -> float:
-    run = run_suite(profile, image, extra)
-    if run.returncode != 0 or run.verdict != want:
-        raise SystemExit(f"the {profile} run did not pass ({run.verdict}):\n{run.tail}")
+class RunFailed(Exception):
+    """A suite run whose verdict was not the expected one: its time is not comparable."""
+
+
+def suite_seconds(profile: str, image: str, extra: list[str], want: str = "conformant",
+                  source: Path | None = None) -> float:
+    run = run_suite(profile, image, extra, source)
+    if run.returncode not in (0, 1) or run.verdict != want:
+        raise RunFailed(f"the {profile} run gave {run.verdict} (exit {run.returncode}), not {want}:\n{run.tail}")
     return run.seconds
 
 
@@ -53,20 +63,32 @@ def compare_many(cases: dict[str, tuple[Callable[[], float], Callable[[], float]
     """Every case's floor and suite, interleaved run by run so drift on a shared machine hits all alike."""
     floors: dict[str, list[float]] = {label: [] for label in cases}
     suites: dict[str, list[float]] = {label: [] for label in cases}
+    failed: dict[str, int] = {label: 0 for label in cases}
     for i in range(runs):
         for label, (floor, suite) in cases.items():
-            floors[label].append(floor())
-            suites[label].append(suite())
+            low = floor()
+            try:
+                whole = suite()
+            except RunFailed as exc:
+                # Left out of the medians, and said: a wrong verdict is a defect, not a data point.
+                failed[label] += 1
+                print(f"run {i + 1} {label}: floor {low:.2f} s, SUITE RUN LEFT OUT: {exc}", flush=True)
+                continue
+            floors[label].append(low)
+            suites[label].append(whole)
             print(f"run {i + 1} {label}: {names[0]} {floors[label][-1]:.2f} s, {names[1]} {suites[label][-1]:.2f} s "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
     summary = {}
     for label in cases:
+        if not floors[label]:
+            continue
         low, whole = statistics.median(floors[label]), statistics.median(suites[label])
         summary[label] = {"floor_median": low, "suite_median": whole, "ratio": whole / low,
-                          "floors": floors[label], "suites": suites[label]}
+                          "floors": floors[label], "suites": suites[label], "left_out": failed[label]}
     print(f"\n{'':<16} {names[0]:>8} {names[1]:>8} {'ratio':>7}   (medians of {runs} runs)")
     for label, row in summary.items():
-        print(f"{label:<16} {row['floor_median']:>7.2f}s {row['suite_median']:>7.2f}s {row['ratio']:>6.2f}x")
+        left = f"  ({row['left_out']} suite runs left out: wrong verdict)" if row["left_out"] else ""
+        print(f"{label:<16} {row['floor_median']:>7.2f}s {row['suite_median']:>7.2f}s {row['ratio']:>6.2f}x{left}")
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2))
     return summary
