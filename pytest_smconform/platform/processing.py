@@ -684,12 +684,7 @@ class _JobRunner:
                 links.append(path)
             if path == MESSAGE_PATH:
                 reread_message = member.islnk()
-                if member.isfile():
-                    run.message = data
-                elif member.issym():
-                    run.message_note = f"{MESSAGE_PATH} is a symbolic link to {member.linkname}: not read"
-                else:
-                    run.message_note = f"{MESSAGE_PATH} is not a regular file"
+                _take_message(run, member, data)
             if path.startswith(CONFIG_DIR + "/") and (member.isfile() or member.islnk()):
                 self._config_member(run, path.rsplit("/", 1)[-1], member, data)
             for item, base in outputs:
@@ -759,12 +754,7 @@ class _JobRunner:
 
     def _read_message(self, run: ContainerRun) -> None:
         for member, data in self._members(run.container_id, MESSAGE_PATH, contents=MESSAGE_READ_MAX):
-            if member.isfile():
-                run.message = data
-            elif member.issym():
-                run.message_note = f"{MESSAGE_PATH} is a symbolic link to {member.linkname}: not read"
-            else:
-                run.message_note = f"{MESSAGE_PATH} is not a regular file"
+            _take_message(run, member, data)
             return
 
     def _read_outputs(self, run: ContainerRun, items: Iterable[model.ProcessingIO]) -> None:
@@ -825,6 +815,16 @@ class _JobRunner:
         for network in self.networks:
             with contextlib.suppress(docker.errors.APIError):
                 self.api.remove_network(network)
+
+
+def _take_message(run: ContainerRun, member: tarfile.TarInfo, data: bytes) -> None:
+    """The job's /opt/ml/output/message: its bytes when it is a regular file, else why it was not read."""
+    if member.isfile():
+        run.message = data
+    elif member.issym():
+        run.message_note = f"{MESSAGE_PATH} is a symbolic link to {member.linkname}: not read"
+    else:
+        run.message_note = f"{MESSAGE_PATH} is not a regular file"
 
 
 def _output_entry(output: str, host: str, path: str, member: tarfile.TarInfo) -> model.OutputEntry:
