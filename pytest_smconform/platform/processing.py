@@ -636,25 +636,31 @@ class _JobRunner:
     # -- observe --------------------------------------------------------------------------------
 
     def collect(self) -> None:
-        for run in self.result.containers:
-            if not run.container_id:
-                continue
-            info = self.api.inspect_container(run.container_id)
-            state = info.get("State") or {}
-            if run.start_error is None and state.get("Error"):
-                run.start_error = str(state["Error"])[:300]
-            run.exit_code = None if run.start_error is not None else state.get("ExitCode")
-            run.oom_killed = bool(state.get("OOMKilled"))
-            finished = _timestamp(str(state.get("FinishedAt") or ""))
-            began = _timestamp(str(state.get("StartedAt") or ""))
-            if began is not None and finished is not None and finished >= began:
-                run.ran_seconds = finished - began
-            if run.signalled and self.signal_wall is not None and finished is not None:
-                run.exited_after_signal = max(0.0, finished - self.signal_wall)
-                grace = self.stop.grace if self.stop is not None else 0.0
-                run.killed = run.killed and run.exited_after_signal >= grace - 0.05
-            run.log_tail = self.engine.log_tail(run.container_id, LOG_TAIL)
-            self._read_optml(run)
+        runs = [run for run in self.result.containers if run.container_id]
+        if len(runs) == 1:
+            self._collect_one(runs[0])
+            return
+        with ThreadPoolExecutor(max_workers=min(len(runs), 8), thread_name_prefix="smconform-collect") as pool:
+            list(pool.map(self._collect_one, runs))
+
+    def _collect_one(self, run: ContainerRun) -> None:
+        """What one container did: its end, its log, its message, outputs, config files, other writes."""
+        info = self.api.inspect_container(run.container_id)
+        state = info.get("State") or {}
+        if run.start_error is None and state.get("Error"):
+            run.start_error = str(state["Error"])[:300]
+        run.exit_code = None if run.start_error is not None else state.get("ExitCode")
+        run.oom_killed = bool(state.get("OOMKilled"))
+        finished = _timestamp(str(state.get("FinishedAt") or ""))
+        began = _timestamp(str(state.get("StartedAt") or ""))
+        if began is not None and finished is not None and finished >= began:
+            run.ran_seconds = finished - began
+        if run.signalled and self.signal_wall is not None and finished is not None:
+            run.exited_after_signal = max(0.0, finished - self.signal_wall)
+            grace = self.stop.grace if self.stop is not None else 0.0
+            run.killed = run.killed and run.exited_after_signal >= grace - 0.05
+        run.log_tail = self.engine.log_tail(run.container_id, LOG_TAIL)
+        self._read_optml(run)
 
     def _read_optml(self, run: ContainerRun) -> None:
         """The message, the outputs, the config files and the rest of /opt/ml, from one archive of /opt/ml.
