@@ -204,8 +204,9 @@ def listens(pid: int, port: int) -> bool:
 
 def local_mode(image: str) -> Callable[[Floor], None]:
     """The app with a keeper and this engine's socket at /docker/proxy.sock; `docker --version`, `docker
-    version` through the socket, `docker run -d -p 172.17.0.1::18080` of a throw-away server from inside,
-    waited for until it answers, `docker rm -f` of it from inside; the app removed."""
+    version` through the socket, `docker compose version`, `docker run -d -p 172.17.0.1::18080` of a
+    throw-away server from inside, waited for until it answers, reached from the app at 172.17.0.1,
+    `docker rm -f` of it from inside; the app removed."""
     def body(f: Floor) -> None:
         import os
 
@@ -223,9 +224,12 @@ def local_mode(image: str) -> Callable[[Floor], None]:
         inner = out.decode().strip().splitlines()[-1]
         if code != 0:
             raise SystemExit(f"the local-mode floor's inner run failed: {out[-200:]!r}")
+        f.exec(cid, ["docker", "compose", "version"])
         try:
             port = f.host_port(inner, 18080)
             until(answers(f"http://172.17.0.1:{port}/", lambda code: code < 500))
+            probe = f"import urllib.request; urllib.request.urlopen('http://172.17.0.1:{port}/', timeout=3).read(1)"
+            f.exec(cid, ["python3", "-c", probe])
         finally:
             f.exec(cid, [*sock, "rm", "-f", inner])
     return body
