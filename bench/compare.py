@@ -83,12 +83,16 @@ def compare_many(cases: dict[str, tuple[Callable[[], float], Callable[[], float]
         if not floors[label]:
             continue
         low, whole = statistics.median(floors[label]), statistics.median(suites[label])
-        summary[label] = {"floor_median": low, "suite_median": whole, "ratio": whole / low,
+        # Each suite run against the floor run just before it: drift between runs cancels out.
+        paired = statistics.median(s / f for f, s in zip(floors[label], suites[label], strict=True))
+        summary[label] = {"floor_median": low, "suite_median": whole, "ratio": whole / low, "paired": paired,
                           "floors": floors[label], "suites": suites[label], "left_out": failed[label]}
-    print(f"\n{'':<16} {names[0]:>8} {names[1]:>8} {'ratio':>7}   (medians of {runs} runs)")
+    print(f"\n{'':<20} {names[0]:>8} {names[1]:>8} {'ratio':>7} {'paired':>7}   (medians of {runs} runs; paired: "
+          "median of each run's own ratio)")
     for label, row in summary.items():
         left = f"  ({row['left_out']} suite runs left out: wrong verdict)" if row["left_out"] else ""
-        print(f"{label:<16} {row['floor_median']:>7.2f}s {row['suite_median']:>7.2f}s {row['ratio']:>6.2f}x{left}")
+        print(f"{label:<20} {row['floor_median']:>7.2f}s {row['suite_median']:>7.2f}s {row['ratio']:>6.2f}x "
+              f"{row['paired']:>6.2f}x{left}")
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2))
     return summary
