@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .engine.docker_engine import DockerEngine, Launch
 from .engine.labels import new_run_id
@@ -19,6 +19,7 @@ from .settings import Settings
 from .spec.model import Profile, Requirement
 from .verdicts import NotApplicable, Verdict
 
+T = TypeVar("T")
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines
 
 # Small files whose final content static checks may read.
@@ -61,6 +62,7 @@ class RunContext:
         self.cancel = threading.Event()  # set on close: every wait returns at once
         self._diagnosis: dict[str, str | None] = {}
         self._cleanups: list[Callable[[], object]] = []  # run at close, last registered first
+        self._once: dict[str, Future[Any]] = {}
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -139,6 +141,17 @@ class RunContext:
     def background(self, work: Callable[[], None]) -> None:
         """Run `work` on the run's pool (its errors surface where its results are used)."""
         self._pool.submit(work)
+
+    def once(self, key: str, work: Callable[[], T]) -> Future[T]:
+        """`work` started on the run's pool the first time `key` is asked for; its future every time.
+
+        A check's slow part can so start early (from a prewarm hook) and be awaited by the check.
+        """
+        with self._lock:
+            future: Future[T] | None = self._once.get(key)
+            if future is None:
+                future = self._once[key] = self._pool.submit(work)
+            return future
 
     def launch(self, name: str, variant: Variant | None = None) -> Launch:
         """The launch, once it is ready or has failed; says what it waits for every few seconds."""

@@ -114,6 +114,12 @@ class SmconformSession:
         self.items = [item for item in session.items if isinstance(item, RequirementItem)]
         if self.config.option.collectonly or not self.items:
             return
+        if len(self.items) == len(session.items):
+            # No test of the user's: Hypothesis' pytest plugin has nothing to do but import Hypothesis
+            # for its terminal summary (half a second, in profiles whose checks never use it).
+            hypothesis_plugin = self.config.pluginmanager.get_plugin("hypothesispytest")
+            if hypothesis_plugin is not None:
+                self.config.pluginmanager.unregister(hypothesis_plugin)
         selected = {item.requirement.id: item.requirement for item in self.items}
         needed = {need for req in selected.values() for need in req.needs}
         self.ctx.prewarm([*selected.values(), *(self.ctx.requirement(n) for n in needed - set(selected))])

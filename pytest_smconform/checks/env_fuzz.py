@@ -10,7 +10,11 @@ examples, so a failure is reproduced with `--smconform-seed`.
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
+
+import docker.errors
 
 from ..engine import procfs
 from ..model.studio import ENVIRONMENT_MAX_ITEMS, environment_problems
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
     from ..context import RunContext
+    from ..engine.docker_engine import Launch
     from ..spec.model import Requirement
 
 _MEMO = "env-precedence.examples"
@@ -72,10 +77,31 @@ def _variant(env: dict[str, str]) -> Variant:
 def start_examples(ctx: RunContext, req: Requirement) -> None:
     def plan_and_launch() -> None:
         for env in planned_examples(ctx, req):
-            ctx.launch_async(req.launch or "", _variant(env))
+            ctx.launch_async(req.launch or "", _variant(env)).add_done_callback(
+                lambda future: _observe_and_end(ctx, future))
 
     # Planning imports Hypothesis: do it beside the main launch, not before it.
     ctx.background(plan_and_launch)
+
+
+def _observe_and_end(ctx: RunContext, future: Future[Launch]) -> None:
+    """Keep what the example's app process received, then end its container at once.
+
+    The environment is fixed at exec, so nothing more is to be seen; a container left running
+    would go on starting the app and take CPU from the platform's own launch and the checks.
+    """
+    if future.exception() is not None:
+        return
+    launch = future.result()
+    pid = launch.ready_detail.get("app_pid")
+    if not isinstance(pid, int):
+        return
+    environ = procfs.environ(pid)
+    if environ is None:
+        return
+    launch.ready_detail["environ"] = environ
+    with contextlib.suppress(docker.errors.APIError):
+        ctx.engine.kill(launch.container_id, "SIGKILL")
 
 
 def fuzz_environment(ctx: RunContext, req: Requirement, port: int) -> int:
@@ -91,7 +117,9 @@ def fuzz_environment(ctx: RunContext, req: Requirement, port: int) -> int:
                 "the app starts with a ContainerEnvironment within the limits",
                 f"it did not start ({launch.ready_error})", details=[note, launch.plan.reproduce()])
         else:
-            problems = environment_problems(launch.plan.env, procfs.environ(pid) or {})
+            seen = launch.ready_detail.get("environ")
+            problems = environment_problems(launch.plan.env, seen if isinstance(seen, dict) else
+                                            procfs.environ(pid) or {})
             if problems and failure is None:
                 failure = ContractViolation(
                     "the app process sees the platform's variables over ContainerEnvironment, unchanged",

@@ -11,7 +11,7 @@ from ..platform import Variant
 from ..platform.kernelgateway import declared_config
 from ..platform.readiness import app_listener_pid
 from ..verdicts import Blocked, ContractViolation, NotApplicable
-from . import check_kind
+from . import check_kind, prewarm_for
 from .judge import fmt_list
 from .kernelgateway_discovery import discover
 from .kernelgateway_kernels import KernelRun, kernel_runs
@@ -83,6 +83,17 @@ def _fixed_by_image_home(ctx: RunContext, req: Requirement, params: dict[str, An
         return False
     runs = kernel_runs(ctx, other, timeout)
     return all(runs[name].ok for name in failing if name in runs)
+
+
+@prewarm_for("kg-override")
+def start_kernels_early(ctx: RunContext, req: Requirement) -> None:
+    """Start the declared kernels as soon as the launch is ready, beside the static checks that run first."""
+    def start() -> None:
+        launch = ctx.launch(req.launch or "")
+        if launch.ready_at is not None:
+            kernel_runs(ctx, launch, _timeout(req.params))
+
+    ctx.background(start)
 
 
 @check_kind("kg-override")

@@ -39,7 +39,7 @@ from ..model.jupyter_wire import (
 )
 from ..model.kernelgateway import AppImageConfig, KernelSpec, is_python, kernel_argv, kernel_env
 from ..platform.kernelgateway import declared_config, kernel_ports
-from ..platform.readiness import poll
+from ..platform.readiness import init_process, poll, same_process
 from .kernelgateway_discovery import discover, image_env
 
 if TYPE_CHECKING:
@@ -215,12 +215,21 @@ def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, 
     threading.Thread(target=_collect, args=(stream, sink), daemon=True).start()
     connection: list[ShellConnection] = []
     errors: list[str] = []
+    init = init_process(ctx, launch)
+    asked = [0.0]
 
     def connected() -> bool:
-        state = ctx.engine.exec_state(exec_id)
-        if not state.get("Running"):
-            errors.append(f"the kernel process exited with code {state.get('ExitCode')} before it answered")
-            return True
+        if init is not None and same_process(*init) and time.monotonic() - asked[0] < 1.0:
+            # Nothing listens on the shell port yet: no engine call, no handshake (the engine is asked each second).
+            if not any(lst.port == ports["shell"] for lst in procfs.listeners(init[0])):
+                errors[:] = [f"no kernel_info_reply on the shell port (nothing listens on {ports['shell']} inside)"]
+                return False
+        else:
+            asked[0] = time.monotonic()
+            state = ctx.engine.exec_state(exec_id)
+            if not state.get("Running"):
+                errors.append(f"the kernel process exited with code {state.get('ExitCode')} before it answered")
+                return True
         try:
             conn = ShellConnection("127.0.0.1", launch.host_ports[ports["shell"]], key.encode(), timeout=3)
         except (OSError, WireError) as exc:
@@ -235,7 +244,7 @@ def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, 
         connection.append(conn)
         return True
 
-    poll(connected, timeout, first=0.2, most=1.0)
+    poll(connected, timeout, first=0.05, most=0.2 if init is not None else 1.0)
     run.pid = int(ctx.engine.exec_state(exec_id).get("Pid") or 0) or None
     try:
         if not connection:

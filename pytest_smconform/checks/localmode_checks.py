@@ -12,7 +12,7 @@ from ..model.docker_settings import check_docker_settings, parse_os_release, unw
 from ..platform.localmode import engine_socket
 from ..platform.readiness import poll
 from ..verdicts import Blocked, ContractViolation, NotApplicable
-from . import check_kind
+from . import check_kind, prewarm_for
 from .judge import fmt_list
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..engine.docker_engine import Launch
     from ..spec.model import Requirement
 
+GATEWAY_PROBE = "lm-rootless-gateway.probe"
 VERSION = re.compile(r"version\s+v?(\d+)\.(\d+)\.([0-9A-Za-z.+~-]+)", re.IGNORECASE)
 # What the seed says local mode does not need (Docker's packages), and Debian's names for the same.
 ENGINE_PACKAGES = ("containerd.io", "docker-ce", "docker-buildx-plugin", "docker.io", "containerd", "runc")
@@ -202,10 +203,24 @@ def _proxy_env(ctx: RunContext) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
 
 
+@prewarm_for("lm-rootless-gateway")
+def start_gateway_probe(ctx: RunContext, req: Requirement) -> None:
+    """Start the throw-away container from inside as soon as the app runs, beside the other checks."""
+    def start() -> None:
+        launch = needs_socket(ctx, req, req.params)
+        ctx.once(GATEWAY_PROBE, lambda: _gateway_probe(ctx, req, req.params, launch))
+
+    ctx.background(start)
+
+
 @check_kind("lm-rootless-gateway")
 def lm_rootless_gateway(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
-    socket, gateway, port = str(params["docker_host"]), str(params["gateway"]), int(params["port"])
     launch = needs_socket(ctx, req, params)
+    return ctx.once(GATEWAY_PROBE, lambda: _gateway_probe(ctx, req, params, launch)).result()
+
+
+def _gateway_probe(ctx: RunContext, req: Requirement, params: dict[str, Any], launch: Launch) -> str:
+    socket, gateway, port = str(params["docker_host"]), str(params["gateway"]), int(params["port"])
     labels = [arg for key, value in ctx.engine.labels.items() for arg in ("--label", f"{key}={value}")]
     image = str(ctx.image()["Id"])
     # Published on the gateway address only (not on every interface of this host) for the few seconds it lives.

@@ -10,14 +10,11 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from hypothesis import HealthCheck, Phase, example, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
-
 from ..errors import EngineError, UsageError
 from ..model import processing as model
 from ..platform.processing import ContainerRun, JobBook, JobResult, JobSettings, JobVariant, StopPlan, job_book
 from ..verdicts import Blocked, ContractViolation
+from . import prewarm_for
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -86,8 +83,6 @@ def hold_request(ctx: RunContext) -> model.ProcessingJobRequest:
     return scenario_request(ctx, {"name": "hold", "environment": hold})
 
 
-ENV_NAME = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,20}\Z").filter(lambda k: k not in ("PATH", "HOME", "HOSTNAME"))
-ENV_VALUE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=24)
 TRICKY_ENV = {"SMCONFORM_QUOTES": "it's \"quoted\" $HOME `id` \\n", "SMCONFORM_UNICODE": "ünï ✓ 日本",
               "SMCONFORM_EMPTY": "", "SMCONFORM_SPACES": "  two  spaces  ", "SMCONFORM_LINES": "a\nb"}
 ENV_STOP = StopPlan(signal="SIGKILL", after=1.5, grace=0.0)  # observe PID 1, then end the job at once
@@ -95,6 +90,13 @@ ENV_STOP = StopPlan(signal="SIGKILL", after=1.5, grace=0.0)  # observe PID 1, th
 
 def environment_examples(ctx: RunContext, examples: int) -> list[dict[str, str]]:
     """PR-ENVIRONMENT's Environment maps: a tricky explicit one, then Hypothesis's (seeded by the run)."""
+    # Imported when used: Hypothesis costs half a second, which must not delay the jobs' start.
+    from hypothesis import HealthCheck, Phase, example, given, settings
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis import strategies as st
+
+    env_name = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,20}\Z").filter(lambda k: k not in ("PATH", "HOME", "HOSTNAME"))
+    env_value = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=24)
     base = hold_request(ctx).env
     drawn: list[dict[str, str]] = []
 
@@ -102,7 +104,7 @@ def environment_examples(ctx: RunContext, examples: int) -> list[dict[str, str]]
               phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
     @hypothesis_seed(ctx.settings.seed or 0)
     @example(env=TRICKY_ENV)
-    @given(env=st.dictionaries(ENV_NAME, ENV_VALUE, max_size=6))
+    @given(env=st.dictionaries(env_name, env_value, max_size=6))
     def draw(env: dict[str, str]) -> None:
         if len(drawn) <= examples:
             drawn.append({**base, **env})
@@ -113,6 +115,21 @@ def environment_examples(ctx: RunContext, examples: int) -> list[dict[str, str]]
 
 def environment_request(base: model.ProcessingJobRequest, env: dict[str, str]) -> model.ProcessingJobRequest:
     return replace(base, environment=tuple(sorted(env.items())))
+
+
+@prewarm_for("processing-reserved-optml")
+@prewarm_for("processing-default-run")
+@prewarm_for("processing-job-status")
+@prewarm_for("processing-config-files")
+@prewarm_for("processing-io-paths")
+@prewarm_for("processing-output-symlinks")
+@prewarm_for("processing-hostnames")
+@prewarm_for("processing-signals")
+@prewarm_for("processing-environment")
+@prewarm_for("processing-exit-message")
+def prewarm_at_collection(ctx: RunContext, req: Requirement) -> None:
+    """Start the run's jobs as soon as collection ends, beside pytest's own start-up (once per run)."""
+    ctx.background(lambda: prewarm(ctx))
 
 
 def prewarm(ctx: RunContext) -> None:
@@ -126,7 +143,8 @@ def prewarm(ctx: RunContext) -> None:
         scenarios = declared_scenarios(ctx)
     except UsageError:
         return
-    for _, request in scenarios:
+    # The longest first (a multi-instance job waits out the peer delay): it is the run's critical path.
+    for _, request in sorted(scenarios, key=lambda item: -len(item[1].hosts)):
         if request_problems(request) is None:
             jobs.submit(request)
     for signal in ctx.param("stop_signals"):

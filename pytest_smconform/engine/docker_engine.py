@@ -52,6 +52,9 @@ class Launch:
         return f"http://127.0.0.1:{self.host_ports[port]}{path}"
 
 
+POOL_SIZE = 64
+
+
 class DockerEngine:
     """A connection to one engine for one run; owns every resource it creates."""
 
@@ -60,7 +63,8 @@ class DockerEngine:
         self.labels = labels_for(run_id)
         self._lock = threading.Lock()
         try:
-            self.client = docker.from_env(timeout=timeout)
+            # Room for a blocking wait per running job container beside the other requests (default 10).
+            self.client = docker.from_env(timeout=timeout, max_pool_size=POOL_SIZE)
             self.client.ping()
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise EngineError(f"cannot reach the Docker engine ({_first_line(exc)}); "

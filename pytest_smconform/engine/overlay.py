@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,53 @@ def _is_opaque(path: str) -> bool:
         return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
     except OSError:
         return False
+
+
+class OverlayLookup(Mapping[str, tuple[str, str]]):
+    """The image's final tree, path by path, looked up in its layer directories on demand.
+
+    For a question about a few paths (is there a /bin/sh?) without the whole scan: `get(path)` is
+    (kind, link) as the full scan's final tree would give it, or missing. Not iterable.
+    """
+
+    def __init__(self, dirs: list[Path]) -> None:
+        self._top_first = list(reversed(dirs))
+
+    def __getitem__(self, path: str) -> tuple[str, str]:
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return "dir", ""
+        for layer in self._top_first:
+            hides_lower = False
+            # Component by component, so that no symbolic link in the layer is ever followed.
+            for depth in range(1, len(parts) + 1):
+                here = layer.joinpath(*parts[:depth])
+                found = _lstat(here)
+                if found is None:
+                    break  # not in this layer
+                mode = found.st_mode
+                if stat.S_ISCHR(mode) and found.st_rdev == 0:
+                    raise KeyError(path)  # whited out here
+                if depth == len(parts):
+                    kind = ("dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode)
+                            else "symlink" if stat.S_ISLNK(mode) else "other")
+                    return kind, os.readlink(here) if kind == "symlink" else ""
+                if not stat.S_ISDIR(mode):
+                    raise KeyError(path)  # a file or a link over the lower layers' directory
+                hides_lower = hides_lower or _is_opaque(str(here))
+            if hides_lower:
+                raise KeyError(path)
+        raise KeyError(path)
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("an OverlayLookup answers for single paths only")
+
+    def __len__(self) -> int:
+        raise TypeError("an OverlayLookup answers for single paths only")
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None

@@ -37,6 +37,35 @@ def visible(pids: list[int]) -> bool:
     return bool(pids) and all(Path(f"/proc/{pid}/status").exists() for pid in pids)
 
 
+def descendants(pid: int) -> list[int] | None:
+    """Host PIDs of every process below `pid` (from /proc/PID/task/*/children), None when unreadable.
+
+    For the processes a container's first process started, without asking the engine (`docker top`
+    runs `ps` on every call).
+    """
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            if current == pid:
+                return None
+            continue
+        for task in tasks:
+            try:
+                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
+            except OSError:
+                if current == pid:
+                    return None
+                continue
+            for child in children:
+                found.append(int(child))
+                todo.append(int(child))
+    return found
+
+
 def proc_info(pid: int) -> ProcInfo | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..engine.overlay import OverlayLookup, layer_dirs
 from ..engine.plan import FileDrop, LaunchPlan, VolumeMount
 from ..errors import UsageError
 from ..model.jupyter_wire import CHANNELS
@@ -64,16 +66,32 @@ def declared_config(ctx: RunContext) -> AppImageConfig:
 
 def keeper(ctx: RunContext) -> tuple[list[str], list[str]]:
     """(entrypoint, command) of the stand-in gateway: the image's /bin/sh, else its python3."""
-    tree = ctx.layers().final_tree()
-    kinds = {path: (entry.kind, entry.link) for path, entry in tree.items()}
+    env = dict(str(item).partition("=")[::2] for item in ctx.image_config().get("Env") or [])
+    try:
+        return _keeper_in(_path_kinds(ctx), env.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+    except OSError:  # the layer directories could not be read after all
+        return _keeper_in(_final_tree_kinds(ctx), env.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+
+
+def _keeper_in(kinds: Mapping[str, tuple[str, str]], path_env: str) -> tuple[list[str], list[str]]:
     if resolve_path(kinds, "/bin/sh") is not None:
         return ["/bin/sh"], ["-c", KEEPER]
-    env = dict(str(item).partition("=")[::2] for item in ctx.image_config().get("Env") or [])
     for name in ("python3", "python"):
-        found = find_program(kinds, name, env.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+        found = find_program(kinds, name, path_env)
         if found is not None:
             return [found], ["-c", PYTHON_KEEPER]
     return ["/bin/sh"], ["-c", KEEPER]  # fails to start, and the launch says why
+
+
+def _path_kinds(ctx: RunContext) -> Mapping[str, tuple[str, str]]:
+    """path -> (kind, link) of the image's final tree: looked up in the engine's layer directories when
+    they are here (the launch need not wait for the whole layer scan), else from the scan."""
+    dirs = layer_dirs(ctx.image())
+    return OverlayLookup(dirs) if dirs is not None else _final_tree_kinds(ctx)
+
+
+def _final_tree_kinds(ctx: RunContext) -> dict[str, tuple[str, str]]:
+    return {path: (entry.kind, entry.link) for path, entry in ctx.layers().final_tree().items()}
 
 
 def kernel_ports(index: int) -> dict[str, int]:

@@ -13,13 +13,14 @@ import contextlib
 import io
 import json
 import os
+import queue
 import re
 import secrets
 import shlex
 import tarfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
+import requests
 
 from ..engine import procfs
 from ..errors import EngineError
@@ -39,9 +41,11 @@ LOG_TAIL = 30
 MESSAGE_PATH = "/opt/ml/output/message"
 CONFIG_DIR = "/opt/ml/config"
 MESSAGE_READ_MAX = 1 << 20
+HARD_LINK = "a hard link: read on its own"
 ELSEWHERE_IGNORED = ("/tmp", "/var/tmp", "/run", "/dev", "/proc", "/sys", "/root/.cache", "/var/cache",
                      "/var/log", "/var/lib/apt")
-JOB_WORKERS = 5
+JOB_WORKERS = 16  # every job a default run prewarms (3 scenarios, 2 stops, 3 environments) at once, and more
+WAIT_SLICE = 30  # seconds of one blocking wait for a container's exit; then it waits again
 NETWORK_WAIT = 120.0  # seconds to wait for a free address pool when the engine has none left
 LOOPBACK_NAME_IP = "127.0.1.1"  # a lone instance's own name, as Debian maps the host name
 _WRITABLE: dict[str, bool] = {}
@@ -266,10 +270,22 @@ def run_job(ctx: RunContext, settings: JobSettings, request: model.ProcessingJob
     except docker.errors.APIError as exc:
         result.error = f"the engine refused: {str(exc).splitlines()[0][:300]}"
     finally:
-        runner.remove()
+        result.reproduce = "\n".join(runner.lines)
+        _remove_later(ctx, runner)
     result.duration = time.monotonic() - started
     _judge(result)
     return result
+
+
+def _remove_later(ctx: RunContext, runner: _JobRunner) -> None:
+    """Remove the job's containers, volumes and networks beside the checks that judge it.
+
+    Everything it needs has been read; the run's pool finishes its work before the run's final sweep.
+    """
+    try:
+        ctx.background(runner.remove)
+    except RuntimeError:  # the run is closing: its pool takes no more work
+        runner.remove()
 
 
 def _judge(result: JobResult) -> None:
@@ -338,9 +354,11 @@ class _JobRunner:
             self.request.max_runtime_seconds else self.request
         for index, host in enumerate(hosts, start=1):
             hostname = host if friendly else f"ip-10-{secrets.randbelow(250) + 2}-{secrets.randbelow(250)}-{index}"
-            run = ContainerRun(host=host, hostname=hostname, name=f"smc-{self.job_id}-{index}")
-            self.result.containers.append(run)
-            self._create_one(run, main, hosts)
+            self.result.containers.append(ContainerRun(host=host, hostname=hostname, name=f"smc-{self.job_id}-{index}"))
+        # The instances are independent until they start: create them together.
+        with ThreadPoolExecutor(max_workers=min(len(hosts), 8), thread_name_prefix="smconform-create") as pool:
+            list(pool.map(lambda run: self._create_one(run, main, hosts), self.result.containers))
+        self.lines += [self._create_line(run, main) for run in self.result.containers if run.container_id]
 
     def _create_one(self, run: ContainerRun, network: str, hosts: list[str]) -> None:
         mounts = []
@@ -377,7 +395,6 @@ class _JobRunner:
         if run.argv == [""]:
             run.argv = []
         self.api.put_archive(run.container_id, "/", self._platform_files(run.host, hosts))
-        self.lines.append(self._create_line(run, network))
 
     def _platform_files(self, host: str, hosts: list[str]) -> bytes:
         local = self.variant.config == "local"
@@ -461,24 +478,33 @@ class _JobRunner:
         stop_at = t0 + self.stop.after if self.stop is not None else None
         signalled_at: float | None = None
         running = {r.host: r for r in runs if r.host in started}
-        delay = 0.05
+        exits = self._exit_events(list(running.values()))
         while running:
             now = time.monotonic()
             if aliases_at is not None and now >= aliases_at:
                 self._publish_names(runs)
                 aliases_at = None
-            alive = self._alive()
-            for host, run in list(running.items()):
-                if run.container_id in alive:
+            # Sleep until a container exits or the next platform action is due (no polling of the engine).
+            due = [t for t in (aliases_at, stop_at if signalled_at is None else None,
+                               signalled_at + self.stop.grace if signalled_at is not None and self.stop else None,
+                               deadline if not self.result.timed_out else deadline + self.settings.stop_grace)
+                   if t is not None]
+            ended = _drain(exits, max(0.0, min([*due, now + 0.5]) - now))
+            now = time.monotonic()
+            for host in ended:
+                gone = running.get(host)
+                if gone is None:
                     continue
-                state = self.engine.state(run.container_id)
-                if not state.get("Running"):
-                    run.ran_seconds = now - started[host]
-                    del running[host]
-                    if signalled_at is None and stop_at is not None:
-                        run.ended_before_stop = True
-                    if state.get("ExitCode") not in (0, None) and signalled_at is None and running:
-                        self._stop_after_failure(running, host)
+                state = self.engine.state(gone.container_id)
+                if state.get("Running"):
+                    self._exit_events([gone], exits)  # the wait broke off (an engine error): wait again
+                    continue
+                gone.ran_seconds = now - started[host]
+                del running[host]
+                if signalled_at is None and stop_at is not None:
+                    gone.ended_before_stop = True
+                if state.get("ExitCode") not in (0, None) and signalled_at is None and running:
+                    self._stop_after_failure(running, host)
             if not running:
                 break
             if stop_at is not None and signalled_at is None and now >= stop_at:
@@ -511,17 +537,28 @@ class _JobRunner:
                 deadline = float("inf")
             if getattr(self.ctx, "_closed", False):
                 break
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
 
-    def _alive(self) -> set[str]:
-        """Ids of the job's running containers, in one request to the engine."""
-        try:
-            rows = self.api.containers(filters={"label": f"io.smconform.job={self.result.job_name}",
-                                                "status": "running"})
-        except docker.errors.APIError:
-            return set()
-        return {str(row["Id"]) for row in rows}
+    def _exit_events(self, runs: list[ContainerRun],
+                     into: queue.SimpleQueue[str] | None = None) -> queue.SimpleQueue[str]:
+        """A queue that gets each container's host name when it exits (the engine's blocking wait, one
+        thread per container): the job reacts at once, and the engine is not polled."""
+        exits: queue.SimpleQueue[str] = into if into is not None else queue.SimpleQueue()
+
+        def wait(run: ContainerRun) -> None:
+            while True:
+                try:
+                    self.api.wait(run.container_id, timeout=WAIT_SLICE)
+                except requests.RequestException:
+                    if not getattr(self.ctx, "_closed", False):
+                        continue  # still running after a slice: wait on
+                except docker.errors.APIError:
+                    pass
+                break
+            exits.put(run.host)
+
+        for run in runs:
+            threading.Thread(target=wait, args=(run,), daemon=True, name=f"smconform-wait-{run.name}").start()
+        return exits
 
     def _publish_names(self, runs: list[ContainerRun]) -> None:
         """Make algo-1..N resolvable in every container, and keep them so after a peer has exited.
@@ -599,31 +636,115 @@ class _JobRunner:
     # -- observe --------------------------------------------------------------------------------
 
     def collect(self) -> None:
-        for run in self.result.containers:
-            if not run.container_id:
-                continue
-            info = self.api.inspect_container(run.container_id)
-            state = info.get("State") or {}
-            if run.start_error is None and state.get("Error"):
-                run.start_error = str(state["Error"])[:300]
-            run.exit_code = None if run.start_error is not None else state.get("ExitCode")
-            run.oom_killed = bool(state.get("OOMKilled"))
-            finished = _timestamp(str(state.get("FinishedAt") or ""))
-            began = _timestamp(str(state.get("StartedAt") or ""))
-            if began is not None and finished is not None and finished >= began:
-                run.ran_seconds = finished - began
-            if run.signalled and self.signal_wall is not None and finished is not None:
-                run.exited_after_signal = max(0.0, finished - self.signal_wall)
-                grace = self.stop.grace if self.stop is not None else 0.0
-                run.killed = run.killed and run.exited_after_signal >= grace - 0.05
-            run.log_tail = self.engine.log_tail(run.container_id, LOG_TAIL)
-            self._read_message(run)
-            self._read_outputs(run)
-            self._read_config(run)
-            self._find_elsewhere(run)
+        runs = [run for run in self.result.containers if run.container_id]
+        if len(runs) == 1:
+            self._collect_one(runs[0])
+            return
+        with ThreadPoolExecutor(max_workers=min(len(runs), 8), thread_name_prefix="smconform-collect") as pool:
+            list(pool.map(self._collect_one, runs))
 
-    def _members(self, container_id: str, path: str, contents: int = 0) -> Iterator[tuple[tarfile.TarInfo, bytes]]:
-        """Entries of `path` in the container (links are not followed); content of files up to `contents`."""
+    def _collect_one(self, run: ContainerRun) -> None:
+        """What one container did: its end, its log, its message, outputs, config files, other writes."""
+        info = self.api.inspect_container(run.container_id)
+        state = info.get("State") or {}
+        if run.start_error is None and state.get("Error"):
+            run.start_error = str(state["Error"])[:300]
+        run.exit_code = None if run.start_error is not None else state.get("ExitCode")
+        run.oom_killed = bool(state.get("OOMKilled"))
+        finished = _timestamp(str(state.get("FinishedAt") or ""))
+        began = _timestamp(str(state.get("StartedAt") or ""))
+        if began is not None and finished is not None and finished >= began:
+            run.ran_seconds = finished - began
+        if run.signalled and self.signal_wall is not None and finished is not None:
+            run.exited_after_signal = max(0.0, finished - self.signal_wall)
+            grace = self.stop.grace if self.stop is not None else 0.0
+            run.killed = run.killed and run.exited_after_signal >= grace - 0.05
+        run.log_tail = self.engine.log_tail(run.container_id, LOG_TAIL)
+        self._read_optml(run)
+
+    def _read_optml(self, run: ContainerRun) -> None:
+        """The message, the outputs, the config files and the rest of /opt/ml, from one archive of /opt/ml.
+
+        One read of the volume instead of four. Where a symbolic link above a path (or a hard link at
+        it) would make the engine's own per-path read differ, that path is read on its own as before.
+        """
+        outputs = [(item, item.local_path.rstrip("/")) for item in self.request.outputs]
+        if not all(base.startswith("/opt/ml/") for _, base in outputs):
+            self._read_message(run)
+            self._read_outputs(run, self.request.outputs)
+            self._read_config(run)
+            self._find_elsewhere(run, self.variant.optml == "shadowed")
+            return
+        keep = self._kept_paths()
+        found: dict[str, list[model.OutputEntry]] = {item.name: [] for item, _ in outputs}
+        added: list[str] = []
+        links: list[str] = []
+        reread_message = False
+
+        def wanted(path: str) -> bool:
+            return path == MESSAGE_PATH or path.startswith(CONFIG_DIR + "/")
+
+        for member, data in self._members(run.container_id, "/opt/ml", contents=MESSAGE_READ_MAX, wanted=wanted):
+            path = "/opt/" + member.name.lstrip("/")
+            if member.issym():
+                links.append(path)
+            if path == MESSAGE_PATH:
+                reread_message = member.islnk()
+                _take_message(run, member, data)
+            if path.startswith(CONFIG_DIR + "/") and (member.isfile() or member.islnk()):
+                self._config_member(run, path.rsplit("/", 1)[-1], member, data)
+            for item, base in outputs:
+                if path == base or path.startswith(base + "/"):
+                    found[item.name].append(_output_entry(item.name, run.host, path, member))
+            if self.variant.optml == "shadowed":
+                self._elsewhere_member(run, path, member, keep, added)
+
+        def below_link(path: str) -> bool:  # a link above it: the engine's per-path read follows that one
+            return any(path.startswith(link + "/") for link in links)
+
+        if reread_message or below_link(MESSAGE_PATH):
+            run.message, run.message_note = None, None
+            self._read_message(run)
+        if any(v == HARD_LINK for v in run.config_files.values()):
+            run.config_files.clear()
+            run.config_modes.clear()
+            self._read_config(run)
+        undeclared = run.outputs
+        run.outputs = [e for item, base in outputs if not below_link(base) for e in found[item.name]]
+        self._read_outputs(run, [item for item, base in outputs if below_link(base)])
+        run.outputs += undeclared
+        self._find_elsewhere(run, False, added)
+
+    def _config_member(self, run: ContainerRun, name: str, member: tarfile.TarInfo, data: bytes) -> None:
+        if member.islnk():
+            run.config_files[name] = HARD_LINK
+            return
+        run.config_modes[name] = member.mode
+        try:
+            run.config_files[name] = json.loads(data.decode("utf-8"))
+        except ValueError as exc:
+            run.config_files[name] = f"not JSON: {exc}"
+
+    def _kept_paths(self) -> list[str]:
+        keep = [o.local_path.rstrip("/") + "/" for o in self.request.outputs]
+        keep += [i.local_path.rstrip("/") + "/" for i in self.request.inputs]
+        return [*keep, CONFIG_DIR + "/", MESSAGE_PATH]
+
+    def _elsewhere_member(self, run: ContainerRun, path: str, member: tarfile.TarInfo, keep: list[str],
+                          added: list[str]) -> None:
+        """One entry of /opt/ml: a kept path, an undeclared output below /opt/ml/processing/, or elsewhere."""
+        if any(path.startswith(k) or path == k.rstrip("/") for k in keep):
+            return
+        if path.startswith(model.LOCAL_PATH_PREFIX):
+            self._undeclared(run, path, member)
+        elif not member.isdir():
+            added.append(path)
+
+    def _members(self, container_id: str, path: str, contents: int = 0,
+                 wanted: Callable[[str], bool] | None = None) -> Iterator[tuple[tarfile.TarInfo, bytes]]:
+        """Entries of `path` in the container (links are not followed); content of files up to `contents`
+        (of those whose full path `wanted` accepts, when given)."""
+        parent = path.rstrip("/").rsplit("/", 1)[0]
         try:
             stream, _ = self.api.get_archive(container_id, path)
         except docker.errors.NotFound:
@@ -632,51 +753,32 @@ class _JobRunner:
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
                 data = b""
-                if contents and member.isfile():
+                if contents and member.isfile() and (wanted is None or wanted(f"{parent}/{member.name}")):
                     handle = tar.extractfile(member)
                     data = handle.read(contents) if handle is not None else b""
                 yield member, data
 
     def _read_message(self, run: ContainerRun) -> None:
         for member, data in self._members(run.container_id, MESSAGE_PATH, contents=MESSAGE_READ_MAX):
-            if member.isfile():
-                run.message = data
-            elif member.issym():
-                run.message_note = f"{MESSAGE_PATH} is a symbolic link to {member.linkname}: not read"
-            else:
-                run.message_note = f"{MESSAGE_PATH} is not a regular file"
+            _take_message(run, member, data)
             return
 
-    def _read_outputs(self, run: ContainerRun) -> None:
-        for item in self.request.outputs:
+    def _read_outputs(self, run: ContainerRun, items: Iterable[model.ProcessingIO]) -> None:
+        for item in items:
             base = item.local_path.rstrip("/")
             for member, _ in self._members(run.container_id, base):
                 rel = member.name.split("/", 1)[1] if "/" in member.name else ""
-                path = f"{base}/{rel}" if rel else base
-                kind = ("symlink" if member.issym() else "file" if member.isfile() else
-                        "dir" if member.isdir() else "other")
-                if member.islnk():
-                    kind = "file"
-                run.outputs.append(model.OutputEntry(item.name, f"{run.host}:{path}", kind, member.size,
-                                                     member.linkname if member.issym() else ""))
+                run.outputs.append(_output_entry(item.name, run.host, f"{base}/{rel}" if rel else base, member))
 
     def _read_config(self, run: ContainerRun) -> None:
         for member, data in self._members(run.container_id, CONFIG_DIR, contents=1 << 20):
-            name = member.name.rsplit("/", 1)[-1]
-            if not member.isfile():
-                continue
-            run.config_modes[name] = member.mode
-            try:
-                run.config_files[name] = json.loads(data.decode("utf-8"))
-            except ValueError as exc:
-                run.config_files[name] = f"not JSON: {exc}"
+            if member.isfile():
+                self._config_member(run, member.name.rsplit("/", 1)[-1], member, data)
 
-    def _find_elsewhere(self, run: ContainerRun) -> None:
-        """Files the job wrote that no output uploads: the container layer, and /opt/ml outside the outputs."""
-        keep = [o.local_path.rstrip("/") + "/" for o in self.request.outputs]
-        keep += [i.local_path.rstrip("/") + "/" for i in self.request.inputs]
-        keep += [CONFIG_DIR + "/", MESSAGE_PATH]
-        added: list[str] = []
+    def _find_elsewhere(self, run: ContainerRun, read_optml: bool, added: list[str] | None = None) -> None:
+        """Files the job wrote that no output uploads: the container layer, and /opt/ml outside the outputs
+        (`added`: what was found there already; `read_optml`: read /opt/ml here)."""
+        added = list(added or [])
         try:
             changes = self.api.diff(run.container_id) or []
         except docker.errors.APIError:
@@ -688,17 +790,10 @@ class _JobRunner:
             if any(path == p or path.startswith(p + "/") for p in ELSEWHERE_IGNORED):
                 continue
             added.append(path)
-        if self.variant.optml == "shadowed":
+        if read_optml:
+            keep = self._kept_paths()
             for member, _ in self._members(run.container_id, "/opt/ml"):
-                path = "/" + member.name.lstrip("/")
-                if path.startswith("/ml"):
-                    path = "/opt" + path
-                if any(path.startswith(k) or path == k.rstrip("/") for k in keep):
-                    continue
-                if path.startswith(model.LOCAL_PATH_PREFIX):
-                    self._undeclared(run, path, member)
-                elif not member.isdir():
-                    added.append(path)
+                self._elsewhere_member(run, "/opt/" + member.name.lstrip("/"), member, keep, added)
         leaves = [p for p in added if not any(q.startswith(p + "/") for q in added)]
         run.elsewhere = sorted(leaves)[:50]
 
@@ -726,7 +821,33 @@ class _JobRunner:
         for network in self.networks:
             with contextlib.suppress(docker.errors.APIError):
                 self.api.remove_network(network)
-        self.result.reproduce = "\n".join(self.lines)
+
+
+def _take_message(run: ContainerRun, member: tarfile.TarInfo, data: bytes) -> None:
+    """The job's /opt/ml/output/message: its bytes when it is a regular file, else why it was not read."""
+    if member.isfile():
+        run.message = data
+    elif member.issym():
+        run.message_note = f"{MESSAGE_PATH} is a symbolic link to {member.linkname}: not read"
+    else:
+        run.message_note = f"{MESSAGE_PATH} is not a regular file"
+
+
+def _output_entry(output: str, host: str, path: str, member: tarfile.TarInfo) -> model.OutputEntry:
+    kind = ("symlink" if member.issym() else "file" if member.isfile() or member.islnk() else
+            "dir" if member.isdir() else "other")
+    return model.OutputEntry(output, f"{host}:{path}", kind, member.size, member.linkname if member.issym() else "")
+
+
+def _drain(exits: queue.SimpleQueue[str], timeout: float) -> list[str]:
+    """Host names of the containers that exit within `timeout` seconds (those already exited at once)."""
+    try:
+        ended = [exits.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while not exits.empty():
+        ended.append(exits.get_nowait())
+    return ended
 
 
 def _dispositions(pid: int) -> dict[str, str]:

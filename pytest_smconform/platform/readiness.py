@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -56,10 +57,19 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
     """Poll `path` until 200; stop early when the container exits or a non-200 answer persists."""
     detail = launch.ready_detail
     first_answer: list[float] = []
+    init = init_process(ctx, launch)
+    asked = [time.monotonic()]
 
     def check() -> bool:
-        if exited(ctx, launch):
-            return True
+        if init is not None and same_process(*init) and time.monotonic() - asked[0] < 1.0:
+            # The engine's host: until something listens on the port, nothing to ask (no engine call, no HTTP);
+            # the engine itself is asked once a second.
+            if not any(lst.port == port for lst in procfs.listeners(init[0])):
+                return False
+        else:
+            asked[0] = time.monotonic()
+            if exited(ctx, launch):
+                return True
         if port not in launch.host_ports:
             return False
         try:
@@ -78,7 +88,8 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
             first_answer.append(time.monotonic())
         return time.monotonic() - first_answer[0] > settle
 
-    done = poll(check, timeout, cancel=ctx.cancel)
+    # Polls are cheap while nothing listens, so they can be frequent: readiness is seen within 0.1 s.
+    done = poll(check, timeout, first=0.02, most=0.1 if init is not None else 0.5, cancel=ctx.cancel)
     if launch.ready_at is not None:
         return
     if detail.get("loopback_only") and "status" not in detail:
@@ -88,6 +99,23 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
         f"GET {path} on port {port} kept answering {detail['status']}" if "status" in detail
         else f"nothing answered on port {port} within {timeout:g} s" if not done
         else "not ready")
+
+
+def init_process(ctx: RunContext, launch: Launch) -> tuple[int, int] | None:
+    """(host PID, network namespace) of the container's first process when this host's /proc shows it."""
+    pid = int(ctx.engine.state(launch.container_id).get("Pid") or 0)
+    try:
+        return (pid, os.stat(f"/proc/{pid}/ns/net").st_ino) if pid else None
+    except OSError:
+        return None
+
+
+def same_process(pid: int, netns: int) -> bool:
+    """Whether `pid` still lives in that namespace (not ended, its number not taken by another process)."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == netns
+    except OSError:
+        return False
 
 
 def _only_loopback_for(ctx: RunContext, launch: Launch, port: int, settle: float, since: list[float]) -> bool:
@@ -127,11 +155,20 @@ def wait_listening(ctx: RunContext, launch: Launch, port: int, timeout: float) -
 def wait_for_argv(ctx: RunContext, launch: Launch, argv: tuple[str, ...], timeout: float) -> int | None:
     """Host PID of the container's process running exactly `argv`, once it exists."""
     found: list[int] = []
+    init = init_process(ctx, launch)
+    asked = [time.monotonic()]
 
     def check() -> bool:
-        if exited(ctx, launch):
-            return True
-        for pid in ctx.engine.top_pids(launch.container_id):
+        pids = None
+        if init is not None and same_process(*init) and time.monotonic() - asked[0] < 1.0:
+            below = procfs.descendants(init[0])  # no engine call; the engine is asked once a second
+            pids = None if below is None else [init[0], *below]
+        if pids is None:
+            asked[0] = time.monotonic()
+            if exited(ctx, launch):
+                return True
+            pids = ctx.engine.top_pids(launch.container_id)
+        for pid in pids:
             info = procfs.proc_info(pid)
             if info is not None and info.argv == argv:
                 found.append(pid)

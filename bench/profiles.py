@@ -1,0 +1,53 @@
+"""Benchmark: every profile's whole run on its conforming fixture against its floor, in one run.
+
+Floor: the containers the profile's requirements force, started and removed by hand with the
+docker SDK (bench/floors.py says what each holds). Suite: a whole `pytest --smconform=PROFILE
+IMAGE` in a fresh process. Floors and suites are interleaved run by run; medians and ratios.
+
+    python bench/profiles.py [--profiles jupyterlab,processing] [--runs N] [--json PATH] [--before CHECKOUT]
+
+--before CHECKOUT runs the suite of another checkout too (its own floor measured beside it), so a
+change is judged in one run, under the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import floors
+from compare import compare_many, suite_seconds
+
+PROFILES = ["jupyterlab", "kernelgateway", "processing", "local-mode", "spaces"]
+EXTRA = {"local-mode": ["--smconform-allow-engine-socket"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", default=",".join(PROFILES), help="comma-separated (default: all five)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="--smconform-option for every suite run (e.g. fuzz_examples=10)")
+    parser.add_argument("--before", type=Path, default=None, metavar="CHECKOUT",
+                        help="also run the suite from this checkout (e.g. a `git worktree` of main), same floors")
+    parser.add_argument("--after", type=Path, default=None, metavar="CHECKOUT",
+                        help="run the suite from this checkout instead of the installed one")
+    args = parser.parse_args()
+    cases: dict[str, tuple[Callable[[], float], Callable[[], float]]] = {}
+    for profile in args.profiles.split(","):
+        image = f"smconform-fixture/{profile}-conforming:latest"
+        extra = [*EXTRA.get(profile, []), *[f"--smconform-option={o}" for o in args.option]]
+        floor = partial(floors.timed, floors.FLOORS[profile](image))
+        if args.before is not None:
+            cases[f"{profile} before"] = (floor, partial(suite_seconds, profile, image, extra, source=args.before))
+        cases[profile] = (floor, partial(suite_seconds, profile, image, extra, source=args.after))
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    compare_many(cases, args.runs, args.json)
+
+
+if __name__ == "__main__":
+    main()
