@@ -21,8 +21,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--smconform", dest="smconform", metavar="PROFILE", default=None,
                     help="check an image against a profile: jupyterlab, kernelgateway, processing, "
                          "local-mode, spaces (or one of your spec files)")
-    group.addoption("--smconform-image", dest="smconform_image", metavar="REF", default=None,
-                    help="the image to check (or give it as a positional argument)")
+    group.addoption("--smconform-image", dest="smconform_image", metavar="REF", action="append", default=[],
+                    help="an image to check (or give it as a positional argument); repeatable, or @FILE "
+                         "of refs one a line: the suite then runs over each and compares them")
     group.addoption("--smconform-report", dest="smconform_report", metavar="PATH", default=None,
                     help="write the JSON report there (also on failure or interruption)")
     group.addoption("--smconform-option", dest="smconform_option", metavar="KEY=VALUE", action="append",
@@ -52,6 +53,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--smconform-kubeconfig", dest="smconform_kubeconfig", metavar="PATH", default=None,
                     help="spaces: check templates and workspaces against this live cluster ('auto': "
                          "KUBECONFIG, the in-cluster service account, then ~/.kube/config)")
+    group.addoption("--smconform-list", dest="smconform_list", action="store_true", default=False,
+                    help="print the profile's requirements (id, level, how, rule) and parameters; run nothing")
+    group.addoption("--smconform-explain", dest="smconform_explain", metavar="ID", default=None,
+                    help="print a requirement's rule, its source passage and how the suite checks it")
+    group.addoption("--smconform-certify", dest="smconform_certify", metavar="DIR", default=None,
+                    help="write a certification bundle there (reports, JUnit, image facts, logs, summary, "
+                         "manifest); `smconform verify DIR` checks it")
+    group.addoption("--smconform-rerun-failed", dest="smconform_rerun_failed", metavar="DIR", default=None,
+                    help="re-run only what failed in that bundle, with its seed, against the same image id")
     parser.addini("smconform_profile", "default profile for --smconform", default=None)
     parser.addini("smconform_image", "default image", default=None)
     parser.addini("smconform_report", "default report path", default=None)
@@ -74,6 +84,26 @@ def _take_image_args(config: pytest.Config) -> list[str]:
         images.append(arg)
         config.args.remove(arg)
     return images
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """--smconform-list / --smconform-explain print from the specs and exit: no engine, no run."""
+    if not config.getoption("smconform_list") and config.getoption("smconform_explain") is None:
+        return None
+    from .certify.catalog import print_catalog
+    from .errors import SmconformError
+    from .settings import parse_option_pairs
+
+    profile = _value(config, "smconform", "smconform_profile")
+    try:
+        return print_catalog(
+            str(profile) if profile else None, config.getoption("smconform_explain"),
+            parse_option_pairs(list(config.getini("smconform_options")) + list(config.getoption("smconform_option"))),
+            [Path(p) for p in config.getini("smconform_specs")] + [Path(p) for p in config.getoption("smconform_spec")],
+            Path(str(config.rootpath)))
+    except SmconformError as exc:
+        raise pytest.UsageError(f"smconform: {exc}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
