@@ -50,6 +50,8 @@ class RunContext:
     memo: dict[str, Any] = field(default_factory=dict)
     # Where "still waiting" lines go (the terminal); None: silent.
     progress: Callable[[str], None] | None = None
+    # Called with a one-off launch just before it is removed (a certification run keeps its log).
+    on_discard: Callable[[Launch], None] | None = None
 
     def __post_init__(self) -> None:
         self._engine: DockerEngine | None = None
@@ -183,6 +185,8 @@ class RunContext:
 
     def discard(self, launch: Launch) -> None:
         """Remove a one-off launch in the background (the final sweep catches anything left)."""
+        if self.on_discard is not None:
+            self.on_discard(launch)
         if self._closed:
             self.engine.remove(launch)
             return

@@ -14,6 +14,7 @@ from .spec.model import Requirement
 from .verdicts import Verdict
 
 if TYPE_CHECKING:
+    from .context import RunContext
     from .session import SmconformSession
 
 
@@ -21,9 +22,10 @@ class ProfileCollector(pytest.Collector):
     """`smconform-<profile>`: the requirements of one profile for one image."""
 
     session_state: SmconformSession
+    ctx: RunContext  # the image these items check
 
     def collect(self) -> Iterator[pytest.Item]:
-        profile = self.session_state.ctx.profile
+        profile = self.ctx.profile
         ordered = sorted(profile.requirements, key=lambda r: (is_destructive(r.check), profile.requirements.index(r)))
         for req in ordered:
             cases: list[str | None] = [c.name for c in req.cases] or [None]
@@ -57,8 +59,14 @@ class RequirementItem(pytest.Item):
         assert isinstance(parent, ProfileCollector)
         return parent.session_state
 
+    @property
+    def ctx(self) -> RunContext:
+        parent = self.parent
+        assert isinstance(parent, ProfileCollector)
+        return parent.ctx
+
     def runtest(self) -> None:
-        verdict = evaluate(self.state.ctx, self.requirement.id, self.case)
+        verdict = evaluate(self.ctx, self.requirement.id, self.case)
         self.user_properties.append(("requirement", self.requirement.id))
         self.user_properties.append(("level", self.requirement.level))
         if verdict.outcome == "passed":
@@ -72,7 +80,7 @@ class RequirementItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ViolationFailure):
-            return self.state.render_failure(self.requirement, excinfo.value.verdict)
+            return self.state.render_failure(self.ctx, self.requirement, excinfo.value.verdict)
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

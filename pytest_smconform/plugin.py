@@ -134,6 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
             rootdir=Path(str(config.rootpath)),
         )
         _profile_inputs(config, settings)
+        _certify_inputs(config, settings)
         session = SmconformSession(config, settings)
     except SmconformError as exc:
         raise pytest.UsageError(f"smconform: {exc}") from None
@@ -170,6 +171,15 @@ def _profile_inputs(config: pytest.Config, settings: Any) -> None:
         from .live.connect import load
 
         load(settings.kubeconfig).api.close()  # an unreachable cluster is a usage error, before any test runs
+
+
+def _certify_inputs(config: pytest.Config, settings: Any) -> None:
+    certify = config.getoption("smconform_certify")
+    if certify:
+        from .certify.bundle import check_target
+
+        settings.certify_dir = Path(certify)
+        check_target(settings.certify_dir)
 
 
 def _hypothesis_storage_outside_cwd() -> None:

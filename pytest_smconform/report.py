@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 
 if TYPE_CHECKING:
+    from .context import RunContext
     from .session import SmconformSession
 
 SCHEMA = "smconform-report/1"
 HOW_MEASURED = ("cluster", "run", "static", "model")
+EVIDENCE = "evidence"  # a section's key for what only a certification bundle keeps
 
 
 def _how(how: tuple[str, ...]) -> str:
@@ -37,14 +39,14 @@ def compute_verdict(results: list[dict[str, Any]], strict_should: bool, interrup
     return "conformant"
 
 
-def build_report(state: SmconformSession) -> dict[str, Any]:
-    ctx = state.ctx
+def build_section(state: SmconformSession, ctx: RunContext, evidence: dict[str, Any]) -> dict[str, Any]:
+    """Everything about one image: its results, verdict, launches (and a bundle's evidence)."""
     results = []
     for req in ctx.profile.requirements:
-        verdict = state.aggregate(req)
+        verdict = state.aggregate(ctx, req)
         entry: dict[str, Any] = {
             "id": req.id, "level": req.level, "outcome": verdict.outcome, "how": _how(req.how),
-            "message": verdict.message, "nodeids": state.nodeids_of(req.id),
+            "message": verdict.message, "nodeids": state.nodeids_of(ctx, req.id),
             "rule": req.rule, "source": req.source,
         }
         if "reason" in verdict.extra:
@@ -53,20 +55,19 @@ def build_report(state: SmconformSession) -> dict[str, Any]:
             entry["expected"] = verdict.violation.expected
             entry["observed"] = verdict.violation.observed
             entry["fix"] = verdict.violation.fix or req.fix
+            if verdict.violation.details:
+                entry["details"] = list(verdict.violation.details)
         results.append(entry)
-    image: dict[str, Any] = {"ref": state.settings.image, "id": None}
+    image: dict[str, Any] = {"ref": ctx.settings.image, "id": None}
     try:
-        image["id"] = ctx.image()["Id"] if state.fatal is None and state.settings.image else None
+        image["id"] = ctx.image()["Id"] if state.fatal is None and ctx.settings.image else None
     except Exception:  # the report must be written even when the engine is gone
         image["id"] = None
-    return {
+    section = {
         **ctx.report_sections,
-        "schema": SCHEMA,
-        "profile": state.settings.profile,
         "image": image,
         "results": results,
         "verdict": compute_verdict(results, state.settings.level == "should", bool(state.interrupted or state.fatal)),
-        "suite": {"name": "pytest-smconform", "version": __version__, "spec_files": ctx.profile.files},
         "run": {"id": ctx.run_id, "seed": state.settings.seed, "level": state.settings.level,
                 "interrupted": state.interrupted, "error": state.fatal},
         "launches": [
@@ -74,6 +75,45 @@ def build_report(state: SmconformSession) -> dict[str, Any]:
              "reproduce": r.reproduce} for r in ctx.launch_records
         ],
     }
+    if evidence:
+        section[EVIDENCE] = evidence
+    return section
+
+
+def compose_report(state: SmconformSession, sections: list[dict[str, Any]]) -> dict[str, Any]:
+    """One image: its section is the report. Several: a section each and a comparison table."""
+    head = {"schema": SCHEMA, "profile": state.settings.profile}
+    suite = {"name": "pytest-smconform", "version": __version__, "spec_files": state.ctx.profile.files}
+    if len(sections) == 1:
+        section = sections[0]
+        return {**head, **section, "suite": suite}
+    from .certify.compare import comparison, overall_verdict
+
+    return {
+        **head,
+        "images": sections,
+        "comparison": comparison(sections),
+        "verdict": overall_verdict([s["verdict"] for s in sections]),
+        "suite": suite,
+        "run": {"seed": state.settings.seed, "level": state.settings.level,
+                "interrupted": state.interrupted, "error": state.fatal},
+    }
+
+
+def image_sections(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-image parts of a report, whether it covers one image or several."""
+    sections: list[dict[str, Any]] = report.get("images", [report])
+    return sections
+
+
+def strip_extras(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without evidence (logs, image config): a bundle keeps those in files of their own."""
+    def clean(section: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in section.items() if k != EVIDENCE}
+
+    if "images" in report:
+        return {**report, "images": [clean(s) for s in report["images"]]}
+    return clean(report)
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

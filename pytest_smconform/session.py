@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import signal
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ from .context import RunContext
 from .errors import SmconformError, UsageError
 from .items import ProfileCollector, RequirementItem
 from .platform import known_platforms
-from .report import build_report, write_report
+from .report import build_section, compose_report, strip_extras, write_report
 from .settings import Settings, load_container_config, parse_option_pairs
 from .spec.loader import SpecSet, shipped_spec_files
 from .spec.model import Requirement
@@ -26,19 +28,19 @@ LEVEL_MARKERS = ("must", "should", "info")
 HOW_MARKERS = ("static", "run", "model", "cluster")
 
 
-def build_settings(*, profile: str, image: str | None, positional: list[str], report: Any,
+def build_settings(*, profile: str, image: str | list[str] | None, positional: list[str], report: Any,
                    options: list[str], level: Any, spec_files: list[Path], container_config: Any,
                    seed: int | None, rootdir: Path) -> Settings:
-    if image and positional:
-        raise UsageError(f"two images given: --smconform-image {image} and {positional[0]}")
-    if len(positional) > 1:
-        raise UsageError(f"one image at a time; got {', '.join(positional)}")
+    images = positional + expand_image_refs([image] if isinstance(image, str) else list(image or []))
+    if len(set(images)) != len(images):
+        raise UsageError(f"an image is given twice: {', '.join(images)}")
     for path in spec_files:
         if not path.is_file():
             raise UsageError(f"spec file not found: {path}")
     return Settings(
         profile=profile,
-        image=image or (positional[0] if positional else None),
+        image=images[0] if images else None,
+        images=images,
         report_path=Path(str(report)) if report else None,
         options=parse_option_pairs(options),
         level=str(level or "should"),
@@ -46,6 +48,29 @@ def build_settings(*, profile: str, image: str | None, positional: list[str], re
         container_config=load_container_config(Path(container_config)) if container_config else None,
         seed=seed if seed is not None else int(time.time()) % 100000,
     )
+
+
+def _distributed(config: pytest.Config) -> bool:
+    """Running under pytest-xdist (controller or worker) with items grouped per xdist_group."""
+    return getattr(config.option, "dist", "no") == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
+
+
+def expand_image_refs(values: list[str]) -> list[str]:
+    """`--smconform-image` values: a ref, or `@FILE` holding refs one a line (# starts a comment)."""
+    refs: list[str] = []
+    for value in values:
+        if not value.startswith("@"):
+            refs.append(value)
+            continue
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--smconform-image {value}: cannot read {value[1:]}: {exc.strerror}") from None
+        found = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        if not any(found):
+            raise UsageError(f"--smconform-image {value}: no image refs in {value[1:]}")
+        refs += [ref for ref in found if ref]
+    return refs
 
 
 class SmconformSession:
@@ -58,24 +83,39 @@ class SmconformSession:
         profile = specs.resolve(settings.profile, settings.options, known_kinds(), known_platforms())
         if settings.image is None and not profile.image_optional:
             raise UsageError(f"no image given: pytest --smconform={settings.profile} IMAGE[:TAG]")
-        self.ctx = RunContext(settings=settings, profile=profile)
+        # One context per image: its own launches and verdicts. `ctx` is the first (or only) one.
+        refs: list[str | None] = list(settings.images) or [settings.image]
+        self.contexts = [RunContext(settings=dataclasses.replace(settings, image=ref), profile=profile)
+                         for ref in refs]
+        self.ctx = self.contexts[0]
         self.items: list[RequirementItem] = []
+        self.final_report: dict[str, Any] | None = None
+        self.worker_sections: list[dict[str, Any]] = []
+        self.bundle_digest: str | None = None
         self.started = time.time()
         self.interrupted: str | None = None
         self.fatal: str | None = None
         self._closed = False
         self._previous_sigterm: Any = None
+        if getattr(config.option, "dist", "no") == "load":
+            config.option.dist = "loadgroup"  # keep each image's items (and containers) on one worker
         for marker in (*LEVEL_MARKERS, *(f"smconform_{h}" for h in HOW_MARKERS)):
             config.addinivalue_line("markers", f"{marker}: smconform requirement attribute")
 
     # -- pytest hooks ----------------------------------------------------------------------
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.ctx.progress = self._progress_line
+        for ctx in self.contexts:
+            ctx.progress = self._progress_line
+            if self.settings.certify_dir is not None:
+                from .certify.evidence import keep_discarded_logs
+
+                keep_discarded_logs(ctx)
         self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
-            if self.settings.image is not None:
-                self.ctx.image()
+            for ctx in self.contexts:
+                if ctx.settings.image is not None:
+                    ctx.image()
         except SmconformError as exc:
             self.fatal = str(exc)
             # pytest skips sessionfinish when sessionstart fails: write the report here.
@@ -102,12 +142,21 @@ class SmconformSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
-        name = f"smconform-{self.settings.profile}"
-        collector = ProfileCollector.from_parent(session, name=name, nodeid=name)
-        collector.session_state = self
-        report = pytest.CollectReport(collector.nodeid, "passed", None, list(collector.collect()))
-        config.hook.pytest_collectreport(report=report)
-        ours = [item for item in report.result if isinstance(item, RequirementItem)]
+        ours: list[RequirementItem] = []
+        for ctx in self.contexts:
+            name = f"smconform-{self.settings.profile}"
+            if len(self.contexts) > 1:
+                name += f"[{ctx.settings.image}]"  # node ids carry the image
+            collector = ProfileCollector.from_parent(session, name=name, nodeid=name)
+            collector.session_state = self
+            collector.ctx = ctx
+            report = pytest.CollectReport(collector.nodeid, "passed", None, list(collector.collect()))
+            config.hook.pytest_collectreport(report=report)
+            ours += [item for item in report.result if isinstance(item, RequirementItem)]
+        if _distributed(config):
+            # One image's items on one xdist worker: each worker launches only its images' containers.
+            for item in ours:
+                item.add_marker(pytest.mark.xdist_group(f"smconform-{item.ctx.settings.image}"))
         items[:0] = ours
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -120,49 +169,93 @@ class SmconformSession:
             hypothesis_plugin = self.config.pluginmanager.get_plugin("hypothesispytest")
             if hypothesis_plugin is not None:
                 self.config.pluginmanager.unregister(hypothesis_plugin)
-        selected = {item.requirement.id: item.requirement for item in self.items}
-        needed = {need for req in selected.values() for need in req.needs}
-        self.ctx.prewarm([*selected.values(), *(self.ctx.requirement(n) for n in needed - set(selected))])
+        for ctx in self.contexts:
+            selected = {item.requirement.id: item.requirement for item in self.items if item.ctx is ctx}
+            if not selected:
+                continue
+            needed = {need for req in selected.values() for need in req.needs}
+            ctx.prewarm([*selected.values(), *(ctx.requirement(n) for n in needed - set(selected))])
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self.interrupted or "KeyboardInterrupt"
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: a worker's sections (the images it ran) arrive with its output."""
+        sections = getattr(node, "workeroutput", {}).get("smconform_sections")
+        if sections:
+            self.worker_sections += json.loads(sections)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if exitstatus == pytest.ExitCode.INTERRUPTED and not self.interrupted:
             self.interrupted = "KeyboardInterrupt"
+        mine = [ctx for ctx in self.contexts if any(item.ctx is ctx for item in self.items)]
+        evidence = {id(ctx): self._evidence(ctx) for ctx in mine}
         self.close()
+        sections = [build_section(self, ctx, evidence[id(ctx)]) for ctx in mine]
+        worker_output = getattr(self.config, "workeroutput", None)
+        if worker_output is not None:
+            # An xdist worker: hand the images it ran to the controller, which writes the report.
+            worker_output["smconform_sections"] = json.dumps(sections)
+            return
+        by_ref = {s["image"]["ref"]: s for s in [*sections, *self.worker_sections]}
+        ordered = [by_ref.get(ctx.settings.image) or build_section(self, ctx, {}) for ctx in self.contexts]
+        self.final_report = compose_report(self, ordered)
         if self.settings.report_path is not None:
-            report = build_report(self)
-            write_report(self.settings.report_path, report)
+            write_report(self.settings.report_path, strip_extras(self.final_report))
+        if self.settings.certify_dir is not None:
+            from .certify.bundle import write_bundle
+
+            self.bundle_digest = write_bundle(self.settings.certify_dir, self.final_report,
+                                              self.ctx.profile.files, self.settings.options)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.items:
+        if self.final_report is None or not (self.items or self.worker_sections):
             return
-        write = terminalreporter.write_line
-        terminalreporter.section(f"smconform: {self.settings.profile} on {self.settings.image}")
-        for req in self.ctx.profile.requirements:
-            verdict = self.aggregate(req)
-            write(f"{verdict.outcome.upper():8} {req.level:6} {req.id:24} {verdict.message[:110]}")
-        for record in self.ctx.launch_records:
-            ready = f"ready after {record.time_to_ready:.2f} s" if record.time_to_ready is not None \
-                else f"not ready: {record.error}"
-            write(f"launch {record.name} ({record.variant}): {ready}")
-        if self.settings.report_path is not None:
-            write(f"report: {self.settings.report_path}")
+        from .certify.terminal import summary_lines
+
+        terminalreporter.section(f"smconform: {self.settings.profile} on {', '.join(map(str, self.images))}")
+        for line in summary_lines(self.final_report):
+            terminalreporter.write_line(line)
+        for where in self.report_locations():
+            terminalreporter.write_line(where)
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def _evidence(self, ctx: RunContext) -> dict[str, Any]:
+        """What a certification bundle keeps beside the results, gathered before containers go."""
+        if self.settings.certify_dir is None:
+            return {}
+        from .certify.evidence import gather
+
+        return gather(ctx)
+
+    @property
+    def images(self) -> list[str | None]:
+        return [ctx.settings.image for ctx in self.contexts]
+
     def header(self) -> list[str]:
-        return [f"smconform {__version__}: profile {self.settings.profile}, image {self.settings.image}, "
+        shown = ", ".join(map(str, self.images))
+        return [f"smconform {__version__}: profile {self.settings.profile}, "
+                f"image{'s' if len(self.contexts) > 1 else ''} {shown}, "
                 f"level {self.settings.level}, seed {self.settings.seed}, run {self.ctx.run_id}"]
 
-    def nodeids_of(self, req_id: str) -> list[str]:
-        return [item.nodeid for item in self.items if item.requirement.id == req_id]
+    def report_locations(self) -> list[str]:
+        out = []
+        if self.settings.report_path is not None:
+            out.append(f"report: {self.settings.report_path}")
+        if self.settings.certify_dir is not None:
+            out.append(f"certification bundle: {self.settings.certify_dir} (check it: smconform verify "
+                       f"{self.settings.certify_dir}; manifest sha256 {self.bundle_digest})")
+        return out
 
-    def aggregate(self, req: Requirement) -> Verdict:
+    def nodeids_of(self, ctx: RunContext, req_id: str) -> list[str]:
+        return [item.nodeid for item in self.items if item.ctx is ctx and item.requirement.id == req_id]
+
+    def aggregate(self, ctx: RunContext, req: Requirement) -> Verdict:
         """One verdict per requirement id over its items: failed > error > skipped > passed."""
         keys = [req.id] if not req.cases else [f"{req.id}[{c.name}]" for c in req.cases]
-        seen = [self.ctx.verdicts[k] for k in keys if k in self.ctx.verdicts]
+        seen = [ctx.verdicts[k] for k in keys if k in ctx.verdicts]
         if not seen:
             why = "not run (interrupted)" if self.interrupted else "not selected in this run"
             return Verdict("skipped", why, extra={"reason": "not-run"})
@@ -172,7 +265,7 @@ class SmconformSession:
                 return hits[0]
         return Verdict("passed", seen[0].message if len(seen) == 1 else f"{len(seen)} cases passed")
 
-    def render_failure(self, req: Requirement, verdict: Verdict) -> str:
+    def render_failure(self, ctx: RunContext, req: Requirement, verdict: Verdict) -> str:
         violation = verdict.violation
         lines = [f"{req.id} ({req.level}) {req.rule}"]
         if violation is None:
@@ -182,21 +275,21 @@ class SmconformSession:
         if fix:
             lines.append(f"  how to fix: {fix}")
         lines += [f"  {d}" for d in violation.details]
-        launch = self._launch_named(violation.launch_name)
+        launch = self._launch_named(ctx, violation.launch_name)
         if launch is not None:
             lines.append("  reproduce:")
             lines += [f"    {line}" for line in launch.plan.reproduce().splitlines()]
-            tail = self.ctx.engine.log_tail(launch.container_id, 20)
+            tail = ctx.engine.log_tail(launch.container_id, 20)
             if tail:
                 lines.append("  container log (last lines):")
                 lines += [f"    | {line}" for line in tail]
         lines.append(f"  spec: {req.origin}")
         return "\n".join(lines)
 
-    def _launch_named(self, name: str | None) -> Any:
+    def _launch_named(self, ctx: RunContext, name: str | None) -> Any:
         if name is None:
             return None
-        for launch in self.ctx.started_launches():
+        for launch in ctx.started_launches():
             if launch.plan.name == name:
                 return launch
         return None
@@ -206,7 +299,8 @@ class SmconformSession:
             return
         self._closed = True
         try:
-            self.ctx.close()
+            for ctx in self.contexts:
+                ctx.close()
         finally:
             if self._previous_sigterm is not None:
                 signal.signal(signal.SIGTERM, self._previous_sigterm)

@@ -21,6 +21,9 @@ class Settings:
     spec_files: list[Path] = field(default_factory=list)
     container_config: ContainerConfig | None = None
     seed: int | None = None
+    images: list[str] = field(default_factory=list)  # every image of the run (a matrix if several)
+    certify_dir: Path | None = None  # write a certification bundle there
+    rerun_from: Path | None = None  # a bundle whose failed requirements this run repeats
     # Profile-specific inputs (each profile's checks read the ones they need).
     app_image_config: Path | None = None  # kernelgateway: AppImageConfig JSON
     allow_engine_socket: bool = False  # local-mode: hand the container a real engine socket

@@ -1,0 +1,42 @@
+"""Certification options that fail before any container starts: one line, a usage exit code."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+def test_certify_into_a_foreign_non_empty_directory_is_refused(pytester: pytest.Pytester) -> None:
+    (pytester.path / "out").mkdir()
+    (pytester.path / "out" / "notes.txt").write_text("mine\n")
+    result = pytester.runpytest_subprocess("--smconform=jupyterlab", "img:1", "--smconform-certify=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: smconform: --smconform-certify: out is not empty and holds no bundle*"])
+    assert (pytester.path / "out" / "notes.txt").read_text() == "mine\n"
+
+
+def test_an_image_file_that_cannot_be_read(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--smconform=jupyterlab", "--smconform-image=@refs.txt")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: smconform: --smconform-image @refs.txt: cannot read refs.txt*"])
+    (pytester.path / "refs.txt").write_text("# nothing but a comment\n\n")
+    result = pytester.runpytest_subprocess("--smconform=jupyterlab", "--smconform-image=@refs.txt")
+    result.stderr.fnmatch_lines(["ERROR: smconform: --smconform-image @refs.txt: no image refs in refs.txt"])
+
+
+def test_the_same_image_twice(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--smconform=jupyterlab", "img:1", "--smconform-image=img:1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: smconform: an image is given twice: img:1, img:1"])
+
+
+def test_smconform_command_usage(pytester: pytest.Pytester) -> None:
+    import sys
+    from pathlib import Path
+
+    script = str(Path(sys.executable).parent / "smconform")
+    assert pytester.run(script, "verify").ret == 2
+    result = pytester.run(script, "frobnicate")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["ERROR: smconform: unknown command 'frobnicate'"])
