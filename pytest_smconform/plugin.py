@@ -109,7 +109,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "smconform: a SageMaker conformance requirement")
     profile = _value(config, "smconform", "smconform_profile")
-    if not profile:
+    rerun_from = config.getoption("smconform_rerun_failed")
+    if not profile and not rerun_from:
         return
     from .errors import SmconformError
     from .session import SmconformSession, build_settings
@@ -120,6 +121,12 @@ def pytest_configure(config: pytest.Config) -> None:
         # No path was given: a conformance run collects its requirements, not `testpaths`.
         config.args[:] = []
     try:
+        plan = None
+        if rerun_from:
+            from .certify.rerun import load_plan
+
+            plan = load_plan(Path(rerun_from))
+            profile = profile or plan.profile
         settings = build_settings(
             profile=str(profile),
             image=_value(config, "smconform_image", "smconform_image") or None,
@@ -135,6 +142,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         _profile_inputs(config, settings)
         _certify_inputs(config, settings)
+        if plan is not None:
+            from .certify.rerun import apply_plan
+
+            apply_plan(plan, settings, config.getoption("smconform_seed"))
+            if not settings.images:
+                pytest.exit(f"smconform: nothing failed in {rerun_from}; nothing to re-run", returncode=0)
         session = SmconformSession(config, settings)
     except SmconformError as exc:
         raise pytest.UsageError(f"smconform: {exc}") from None

@@ -92,6 +92,11 @@ class SmconformSession:
         self.final_report: dict[str, Any] | None = None
         self.worker_sections: list[dict[str, Any]] = []
         self.bundle_digest: str | None = None
+        self.rerun: Any = None  # the bundle whose failures this run repeats
+        if settings.rerun_from is not None:
+            from .certify.rerun import load_plan
+
+            self.rerun = load_plan(settings.rerun_from)
         self.started = time.time()
         self.interrupted: str | None = None
         self.fatal: str | None = None
@@ -115,7 +120,11 @@ class SmconformSession:
         try:
             for ctx in self.contexts:
                 if ctx.settings.image is not None:
-                    ctx.image()
+                    image_id = ctx.image()["Id"]
+                    if self.rerun is not None:
+                        from .certify.rerun import check_same_image
+
+                        check_same_image(self.rerun, ctx.settings.image, image_id)
         except SmconformError as exc:
             self.fatal = str(exc)
             # pytest skips sessionfinish when sessionstart fails: write the report here.
@@ -153,6 +162,12 @@ class SmconformSession:
             report = pytest.CollectReport(collector.nodeid, "passed", None, list(collector.collect()))
             config.hook.pytest_collectreport(report=report)
             ours += [item for item in report.result if isinstance(item, RequirementItem)]
+        if self.rerun is not None:
+            from .certify.rerun import selected
+
+            again = [item for item in ours if selected(self.rerun, item.ctx.settings.image, item.requirement.id)]
+            config.hook.pytest_deselected(items=[item for item in ours if item not in again])
+            ours = again
         if _distributed(config):
             # One image's items on one xdist worker: each worker launches only its images' containers.
             for item in ours:
@@ -274,7 +289,7 @@ class SmconformSession:
         fix = violation.fix or req.fix
         if fix:
             lines.append(f"  how to fix: {fix}")
-        lines += [f"  {d}" for d in violation.details]
+        lines += [f"  {line}" for detail in violation.details for line in str(detail).splitlines()]
         launch = self._launch_named(ctx, violation.launch_name)
         if launch is not None:
             lines.append("  reproduce:")
@@ -284,7 +299,17 @@ class SmconformSession:
                 lines.append("  container log (last lines):")
                 lines += [f"    | {line}" for line in tail]
         lines.append(f"  spec: {req.origin}")
+        lines.append(f"  run it again: {self.rerun_command(ctx, req)}")
         return "\n".join(lines)
+
+    def rerun_command(self, ctx: RunContext, req: Requirement) -> str:
+        """The command that repeats this requirement: same image, same seed (so the same fuzzed examples)."""
+        import shlex
+
+        words = ["pytest", f"--smconform={self.settings.profile}", str(ctx.settings.image),
+                 f"--smconform-seed={self.settings.seed}", "-k", req.id]
+        words += [f"--smconform-option={k}={v}" for k, v in sorted(self.settings.options.items())]
+        return " ".join(shlex.quote(w) for w in words)
 
     def _launch_named(self, ctx: RunContext, name: str | None) -> Any:
         if name is None:

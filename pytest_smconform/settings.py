@@ -51,13 +51,18 @@ def parse_option_pairs(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def load_container_config(path: Path) -> ContainerConfig:
+def read_json_input(path: Path, option: str) -> Any:
+    """A JSON file named on the command line; one clear line when it cannot be read or parsed."""
     try:
-        doc: Any = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"--smconform-container-config: cannot read {path}: {exc.strerror}") from None
+        raise UsageError(f"{option}: cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:
-        raise UsageError(f"--smconform-container-config: {path} is not JSON: {exc}") from None
+        raise UsageError(f"{option}: {path} is not JSON: {exc}") from None
+
+
+def load_container_config(path: Path) -> ContainerConfig:
+    doc = read_json_input(path, "--smconform-container-config")
     if isinstance(doc, dict) and "ContainerConfig" in doc:
         doc = doc["ContainerConfig"]
     if not isinstance(doc, dict):

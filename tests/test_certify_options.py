@@ -40,3 +40,12 @@ def test_smconform_command_usage(pytester: pytest.Pytester) -> None:
     result = pytester.run(script, "frobnicate")
     assert result.ret == 2
     result.stderr.fnmatch_lines(["ERROR: smconform: unknown command 'frobnicate'"])
+
+
+def test_rerun_from_something_that_is_not_a_bundle(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--smconform-rerun-failed=nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: smconform: --smconform-rerun-failed: cannot read nowhere*"])
+    (pytester.path / "r.json").write_text("[1, 2]\n")
+    result = pytester.runpytest_subprocess("--smconform-rerun-failed=r.json")
+    result.stderr.fnmatch_lines(["ERROR: smconform: --smconform-rerun-failed: r.json is not an smconform report"])
