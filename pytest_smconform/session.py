@@ -50,11 +50,6 @@ def build_settings(*, profile: str, image: str | list[str] | None, positional: l
     )
 
 
-def _distributed(config: pytest.Config) -> bool:
-    """Running under pytest-xdist (controller or worker) with items grouped per xdist_group."""
-    return getattr(config.option, "dist", "no") == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
-
-
 def expand_image_refs(values: list[str]) -> list[str]:
     """`--smconform-image` values: a ref, or `@FILE` holding refs one a line (# starts a comment)."""
     refs: list[str] = []
@@ -103,7 +98,9 @@ class SmconformSession:
         self._closed = False
         self._previous_sigterm: Any = None
         if getattr(config.option, "dist", "no") == "load":
-            config.option.dist = "loadgroup"  # keep each image's items (and containers) on one worker
+            # pytest-xdist: one image's items (a collector each) on one worker, so each worker launches
+            # only its images' containers. (Scheduling by scope needs no node-id rewriting.)
+            config.option.dist = "loadscope"
         for marker in (*LEVEL_MARKERS, *(f"smconform_{h}" for h in HOW_MARKERS)):
             config.addinivalue_line("markers", f"{marker}: smconform requirement attribute")
 
@@ -168,10 +165,6 @@ class SmconformSession:
             again = [item for item in ours if selected(self.rerun, item.ctx.settings.image, item.requirement.id)]
             config.hook.pytest_deselected(items=[item for item in ours if item not in again])
             ours = again
-        if _distributed(config):
-            # One image's items on one xdist worker: each worker launches only its images' containers.
-            for item in ours:
-                item.add_marker(pytest.mark.xdist_group(f"smconform-{item.ctx.settings.image}"))
         items[:0] = ours
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -204,11 +197,13 @@ class SmconformSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if exitstatus == pytest.ExitCode.INTERRUPTED and not self.interrupted:
             self.interrupted = "KeyboardInterrupt"
-        mine = [ctx for ctx in self.contexts if any(item.ctx is ctx for item in self.items)]
+        worker_output = getattr(self.config, "workeroutput", None)
+        # Under xdist every worker collects every image but runs only some: those with verdicts.
+        mine = [ctx for ctx in self.contexts if any(item.ctx is ctx for item in self.items)
+                and (worker_output is None or ctx.verdicts)]
         evidence = {id(ctx): self._evidence(ctx) for ctx in mine}
         self.close()
         sections = [build_section(self, ctx, evidence[id(ctx)]) for ctx in mine]
-        worker_output = getattr(self.config, "workeroutput", None)
         if worker_output is not None:
             # An xdist worker: hand the images it ran to the controller, which writes the report.
             worker_output["smconform_sections"] = json.dumps(sections)

@@ -49,3 +49,15 @@ def test_rerun_from_something_that_is_not_a_bundle(pytester: pytest.Pytester) ->
     (pytester.path / "r.json").write_text("[1, 2]\n")
     result = pytester.runpytest_subprocess("--smconform-rerun-failed=r.json")
     result.stderr.fnmatch_lines(["ERROR: smconform: --smconform-rerun-failed: r.json is not an smconform report"])
+
+
+def test_compare_needs_two_readable_reports(pytester: pytest.Pytester) -> None:
+    import sys
+    from pathlib import Path
+
+    script = str(Path(sys.executable).parent / "smconform")
+    (pytester.path / "a.json").write_text('{"profile": "jupyterlab", "image": {"ref": "a"}, "results": []}')
+    assert pytester.run(script, "compare", "a.json").ret == 2
+    result = pytester.run(script, "compare", "a.json", "b.json")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["ERROR: smconform compare: cannot read b.json*"])

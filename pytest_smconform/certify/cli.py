@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-USAGE = "usage: smconform verify DIR   (check a certification bundle offline)"
+USAGE = ("usage: smconform verify DIR              check a certification bundle offline\n"
+         "       smconform compare REPORT REPORT...  which requirement changed verdict between runs")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,6 +18,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .verify import main as verify_main
 
         return verify_main(args[1:])
+    if args[0] == "compare":
+        from .compare_cli import main as compare_main
+
+        return compare_main(args[1:])
     print(f"ERROR: smconform: unknown command {args[0]!r}\n{USAGE}", file=sys.stderr)
     return 2
 

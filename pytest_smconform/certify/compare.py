@@ -28,3 +28,14 @@ def comparison(sections: list[dict[str, Any]]) -> dict[str, Any]:
         rows.append({"id": req_id, "level": level, "outcomes": dict(zip(refs, outcomes, strict=True)),
                      "changed": len(set(outcomes)) > 1})
     return {"images": refs, "rows": rows, "changed": [row["id"] for row in rows if row["changed"]]}
+
+
+def compare_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reports of separate runs (e.g. one tox environment per tag) as one matrix report."""
+    from ..report import image_sections
+
+    sections = [section for report in reports for section in image_sections(report)]
+    profiles = sorted({str(report.get("profile")) for report in reports})
+    return {"profile": ", ".join(profiles), "images": sections, "comparison": comparison(sections),
+            "verdict": overall_verdict([str(s.get("verdict")) for s in sections]),
+            "suite": reports[0].get("suite", {}), "run": {}}

@@ -38,8 +38,10 @@ def blocks(report: dict[str, Any], environment: dict[str, Any] | None = None) ->
     out = [Block("title", f"SageMaker conformance: profile {report['profile']}"),
            Block("verdict", str(report["verdict"]))]
     run = report.get("run", {})
-    out.append(Block("para", f"Suite pytest-smconform {report['suite']['version']}; level {run.get('level')}; "
-                             f"Hypothesis seed {run.get('seed')}; {len(sections)} image(s)."))
+    seeds = sorted({str(s.get("run", {}).get("seed", run.get("seed"))) for s in sections})
+    out.append(Block("para", f"Suite pytest-smconform {report.get('suite', {}).get('version')}; "
+                             f"level {run.get('level') or sections[0].get('run', {}).get('level')}; "
+                             f"Hypothesis seed {', '.join(seeds)}; {len(sections)} image(s)."))
     if environment and environment.get("engine"):
         engine = environment["engine"]
         out.append(Block("para", f"Docker engine {engine.get('Version')} (API {engine.get('ApiVersion')}, "
