@@ -69,6 +69,9 @@ class RequirementItem(pytest.Item):
         verdict = evaluate(self.ctx, self.requirement.id, self.case)
         self.user_properties.append(("requirement", self.requirement.id))
         self.user_properties.append(("level", self.requirement.level))
+        # For the live line (also on an xdist controller, which only sees reports).
+        self.user_properties.append(("smconform_message", verdict.message))
+        self.user_properties.append(("smconform_seconds", round(verdict.duration, 2)))
         if verdict.outcome == "passed":
             return
         if verdict.outcome == "skipped":

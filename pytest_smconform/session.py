@@ -68,6 +68,29 @@ def expand_image_refs(values: list[str]) -> list[str]:
     return refs
 
 
+_MARKUP = {"PASSED": {"green": True}, "FAILED": {"red": True}, "SKIPPED": {"yellow": True},
+           "XFAIL": {"yellow": True}, "ERROR": {"red": True}}
+
+
+def _outcome_word(report: Any) -> str:
+    if hasattr(report, "wasxfail"):
+        return "XFAIL"
+    if report.when != "call" and report.failed:
+        return "ERROR"
+    return str(report.outcome).upper()
+
+
+def _live_line_of(report: Any) -> str | None:
+    """`PASSED   MUST   JL-HEALTH   9.3 s  message` for a requirement's report; None for other tests."""
+    props = dict(getattr(report, "user_properties", None) or [])
+    if "smconform_message" not in props:
+        return None
+    image = report.nodeid.split("::")[0].partition("[")[2].rstrip("]")
+    where = f"{image}: " if image else ""
+    return (f"{_outcome_word(report):8} {props.get('level', ''):6} {where}{props['requirement']:24} "
+            f"{float(props.get('smconform_seconds') or 0):6.1f} s  {str(props['smconform_message'])[:90]}")
+
+
 class SmconformSession:
     """Registered as a pytest plugin for the duration of one run."""
 
@@ -86,6 +109,8 @@ class SmconformSession:
         self.items: list[RequirementItem] = []
         self.final_report: dict[str, Any] | None = None
         self.worker_sections: list[dict[str, Any]] = []
+        self.current: RequirementItem | None = None  # the item running now (for "still waiting" lines)
+        self._live_path: Any = None  # the location prefix pytest printed last before our live lines
         self.bundle_digest: str | None = None
         self.rerun: Any = None  # the bundle whose failures this run repeats
         if settings.rerun_from is not None:
@@ -130,15 +155,28 @@ class SmconformSession:
 
     def _progress_line(self, line: str) -> None:
         """A "still waiting" line on the terminal, through pytest's output capture."""
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if self.current is not None:
+            line = f"[{self.current.requirement.id}] {line}"
+            timeout = self.current.ctx.profile.parameters.get("startup_timeout")
+            if timeout is not None and "waiting for launch" in line:
+                line += f" (start-up timeout {float(timeout.default):g} s)"
         capture = self.config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
         if capture is None:
-            reporter.write_line(f"smconform: {line}")
+            self._write_live(f"smconform: {line}")
             return
         with capture.global_and_fixture_disabled():
-            reporter.write_line(f"smconform: {line}")
+            self._write_live(f"smconform: {line}")
+
+    def _write_live(self, line: str, **markup: bool) -> None:
+        """A whole line amid pytest's progress output, without making it repeat the location prefix."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        path = reporter.currentfspath
+        if path is not None and path != self._live_path:
+            reporter.ensure_newline()  # end pytest's "smconform-<profile> " prefix
+        reporter.write(line + "\n", **markup)
+        reporter.currentfspath = self._live_path = path
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         # Turn SIGTERM into the same orderly path as Ctrl-C: containers removed, report written.
@@ -183,6 +221,24 @@ class SmconformSession:
                 continue
             needed = {need for req in selected.values() for need in req.needs}
             ctx.prewarm([*selected.values(), *(ctx.requirement(n) for n in needed - set(selected))])
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.current = item if isinstance(item, RequirementItem) else None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report: Any, config: pytest.Config) -> Any:
+        """At normal verbosity our items print a live line each (below), not a progress letter."""
+        status = yield
+        if _live_line_of(report) is not None and config.get_verbosity() <= 0 and status[1]:
+            return status[0], "", ""
+        return status
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        line = _live_line_of(report)
+        if line is None or self.config.get_verbosity() > 0:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._write_live(line, **_MARKUP.get(_outcome_word(report), {}))
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self.interrupted or "KeyboardInterrupt"
