@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import chromium
 import pytest
 
 from conftest import fixture_ref
 from pytest_smconform.certify import layout
+from pytest_smconform.certify.summary import VERDICT_COLOURS
 from pytest_smconform.certify.verify import main as verify_main
 
 pytestmark = pytest.mark.docker
@@ -158,3 +161,33 @@ def test_the_console_script_and_module_agree(bundle: Path) -> None:
         assert "verified" in result.stdout
     missing = subprocess.run([str(script), "verify", str(bundle / "nope")], capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.startswith("ERROR: smconform verify:")
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+@pytest.mark.skipif(chromium.executable() is None,
+                    reason="Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)")
+def test_the_html_summary_renders_in_a_real_browser(bundle: Path, tmp_path: Path) -> None:
+    page = bundle / layout.SUMMARY_HTML
+    report = json.loads((bundle / layout.REPORT).read_text())
+    dom = chromium.dump_dom(page, tmp_path / "profile-dom")
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert "Verdict: CONFORMANT" in text
+    assert all(entry["id"] in text for entry in report["results"])
+    shot = chromium.read_png(chromium.screenshot(page, tmp_path / "profile-shot", tmp_path / "shot.png"))
+    assert shot.width == 1280 and shot.distinct_colours() > 50  # not a blank page
+    green = _hex(VERDICT_COLOURS["conformant"])
+    per_row: dict[int, list[int]] = {}
+    for x, y in shot.matching(green):
+        per_row.setdefault(y, []).append(x)
+    # The banner: rows more than half green, together, near the top (green "passed" words elsewhere are small).
+    rows = sorted(y for y, xs in per_row.items() if len(xs) > shot.width // 2)
+    assert len(rows) >= 40 and rows[-1] - rows[0] == len(rows) - 1 and rows[-1] < shot.height // 3, rows
+    left, right = min(per_row[rows[0]]), max(per_row[rows[0]])
+    # White text (the verdict) is drawn inside the banner.
+    inside = [px for row in shot.pixels[rows[0]:rows[-1]] for px in row[left:right]]
+    assert sum(1 for px in inside if min(px) > 240) > 200
+    for other in ("not-conformant", "incomplete"):
+        assert not shot.matching(_hex(VERDICT_COLOURS[other]), tolerance=2)

@@ -102,6 +102,7 @@ body { font-family: sans-serif; margin: 2em; color: #1f2328; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
+td:first-child { white-space: nowrap; }
 .verdict { color: #fff; font-size: 2em; font-weight: bold; padding: 0.5em 1em; }
 """
 
