@@ -230,7 +230,7 @@ class SmconformSession:
         """At normal verbosity our items print a live line each (below), not a progress letter."""
         status = yield
         if _live_line_of(report) is not None and config.get_verbosity() <= 0 and status[1]:
-            return status[0], "", ""
+            return status[0], "", status[2]  # the word stays: the short summary (-r) uses it
         return status
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
