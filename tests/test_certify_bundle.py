@@ -12,6 +12,7 @@ from pathlib import Path
 
 import chromium
 import pytest
+from installed_scripts import installed_script
 
 from conftest import fixture_ref
 from pytest_smconform.certify import layout
@@ -155,7 +156,7 @@ def test_an_added_file_is_refused(bundle: Path, tmp_path: Path, capsys: pytest.C
 
 
 def test_the_console_script_and_module_agree(bundle: Path) -> None:
-    script = Path(sys.executable).parent / "smconform"
+    script = installed_script("smconform")
     for argv in ([str(script), "verify", str(bundle)], [sys.executable, "-m", "pytest_smconform.certify.verify",
                                                         str(bundle)]):
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from installed_scripts import installed_script
 
 from pytest_smconform.certify import layout
 from pytest_smconform.certify.verify import verify
@@ -82,7 +83,7 @@ def test_the_matrix_bundle_refuses_only_the_failing_tag(matrix_run: tuple[Path, 
 
 def test_tox_p_over_two_tags_then_the_matrix_env(tmp_path: Path, tags: tuple[str, str]) -> None:
     """`tox p -e image-conforming,image-port` (a run and a report per tag, in parallel), then `tox -e matrix`."""
-    tox = Path(sys.executable).parent / "tox"
+    tox = installed_script("tox")
     repo = Path(__file__).resolve().parent.parent
     work = tmp_path / "tox"
     parallel = subprocess.run([str(tox), "p", "-e", "image-conforming,image-port", "--workdir", str(work),

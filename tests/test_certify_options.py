@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from installed_scripts import installed_script
 
 pytestmark = pytest.mark.unit
 
@@ -32,10 +33,7 @@ def test_the_same_image_twice(pytester: pytest.Pytester) -> None:
 
 
 def test_smconform_command_usage(pytester: pytest.Pytester) -> None:
-    import sys
-    from pathlib import Path
-
-    script = str(Path(sys.executable).parent / "smconform")
+    script = str(installed_script("smconform"))
     assert pytester.run(script, "verify").ret == 2
     result = pytester.run(script, "frobnicate")
     assert result.ret == 2
@@ -52,10 +50,7 @@ def test_rerun_from_something_that_is_not_a_bundle(pytester: pytest.Pytester) ->
 
 
 def test_compare_needs_two_readable_reports(pytester: pytest.Pytester) -> None:
-    import sys
-    from pathlib import Path
-
-    script = str(Path(sys.executable).parent / "smconform")
+    script = str(installed_script("smconform"))
     (pytester.path / "a.json").write_text('{"profile": "jupyterlab", "image": {"ref": "a"}, "results": []}')
     assert pytester.run(script, "compare", "a.json").ret == 2
     result = pytester.run(script, "compare", "a.json", "b.json")
