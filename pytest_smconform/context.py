@@ -10,10 +10,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .engine import symptoms
+from .engine.disk_guard import DiskGuard, parse_size
 from .engine.docker_engine import DockerEngine, Launch
 from .engine.labels import new_run_id
 from .engine.layers import LayerScan, scan_image_stream
 from .engine.overlay import scan_overlay
+from .errors import UsageError
 from .platform import Variant, launcher
 from .settings import Settings
 from .spec.model import Profile, Requirement
@@ -21,6 +24,7 @@ from .verdicts import NotApplicable, Verdict
 
 T = TypeVar("T")
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines
+DEFAULT_DISK_LIMIT = "10g"  # for profiles of user spec files that do not extend `common`
 
 # Small files whose final content static checks may read.
 WANTED_FILES = {"/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"}
@@ -65,6 +69,7 @@ class RunContext:
         self._diagnosis: dict[str, str | None] = {}
         self._cleanups: list[Callable[[], object]] = []  # run at close, last registered first
         self._once: dict[str, Future[Any]] = {}
+        self._guard: DiskGuard | None = None
 
     # -- basics ---------------------------------------------------------------------------
 
@@ -82,7 +87,16 @@ class RunContext:
             if self._engine is None:
                 self._engine = DockerEngine(self.run_id)
                 self._engine.sweep_stale()
+                self._guard = DiskGuard(self._engine.api, self.run_id, self._disk_limit())
+                self._guard.start()
             return self._engine
+
+    def _disk_limit(self) -> int:
+        given = self.profile.parameters.get("disk_limit")
+        try:
+            return parse_size(str(given.default if given is not None else DEFAULT_DISK_LIMIT))
+        except ValueError as exc:
+            raise UsageError(f"disk_limit: {exc}") from None
 
     def image(self) -> dict[str, Any]:
         if self.settings.image is None:
@@ -178,10 +192,20 @@ class RunContext:
         launch = self.engine.start(plan)
         if launch.ready_error is None:
             platform.wait_ready(self, launch, decl, variant)
+        if launch.ready_error is not None and not self._closed:
+            launch.ready_error = self.explain(launch.ready_error, launch.container_id, plan.ports[:1])
         self.launch_records.append(LaunchRecord(
             name=name, variant=variant.describe(), time_to_ready=launch.time_to_ready,
             error=launch.ready_error, reproduce=plan.reproduce()))
         return launch
+
+    def explain(self, error: str, container_id: str, ports: list[int]) -> str:
+        """`error` with what the container is doing wrong (a flood, a fork bomb, a full disk...)."""
+        return "; ".join([error, *self.symptoms_of(container_id, ports[0] if ports else None)])
+
+    def symptoms_of(self, container_id: str, port: int | None = None) -> list[str]:
+        note = self._guard.note(container_id) if self._guard is not None else None
+        return symptoms.describe(self.engine.api, container_id, port, note)
 
     def discard(self, launch: Launch) -> None:
         """Remove a one-off launch in the background (the final sweep catches anything left)."""
@@ -243,6 +267,8 @@ class RunContext:
             except Exception:  # one failed cleanup must not keep the others from running
                 continue
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._guard is not None:
+            self._guard.stop()
         if self._engine is not None:
             self._engine.sweep()
 

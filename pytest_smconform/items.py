@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .checks import is_destructive
+from .redact import redact
 from .runner import evaluate
 from .spec.model import Requirement
 from .verdicts import Verdict
@@ -75,15 +76,15 @@ class RequirementItem(pytest.Item):
         if verdict.outcome == "passed":
             return
         if verdict.outcome == "skipped":
-            pytest.skip(verdict.message)
+            pytest.skip(redact(verdict.message))
         if verdict.outcome == "failed" and not self.state.settings.counts_as_failure(self.requirement.level):
             pytest.xfail(f"{self.requirement.level} requirement not met (does not fail this run): "
-                         f"{verdict.message}")
+                         f"{redact(verdict.message)}")
         raise ViolationFailure(verdict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ViolationFailure):
-            return self.state.render_failure(self.ctx, self.requirement, excinfo.value.verdict)
+            return redact(self.state.render_failure(self.ctx, self.requirement, excinfo.value.verdict))
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .redact import redact_tree
 
 if TYPE_CHECKING:
     from .context import RunContext
@@ -121,6 +122,6 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".smconform-", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2, sort_keys=False)
+        json.dump(redact_tree(report), handle, indent=2, sort_keys=False)  # no secret in any report
         handle.write("\n")
     os.replace(tmp, path)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import redact
 from .errors import UsageError
 from .model.studio import ContainerConfig
 
@@ -71,4 +72,6 @@ def load_container_config(path: Path) -> ContainerConfig:
                           "ContainerEnvironment"}
     if unknown:
         raise UsageError(f"--smconform-container-config: {path}: unknown keys {sorted(unknown)}")
-    return ContainerConfig.from_api(doc)
+    config = ContainerConfig.from_api(doc)
+    redact.remember(config.environment)
+    return config

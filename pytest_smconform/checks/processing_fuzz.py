@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from ..engine.containment import contained_host_config
 from ..model import processing as model
 from ..verdicts import Blocked, ContractViolation
 from . import check_kind
@@ -141,7 +142,7 @@ def _engine_argv(ctx: RunContext, container_entrypoint: list[str] | None,
         kwargs["command"] = container_arguments
     try:
         created = api.create_container(image=ctx.image_ref, labels=ctx.engine.labels,
-                                       host_config=api.create_host_config(network_mode="none"), **kwargs)
+                                       host_config=contained_host_config(api, network_mode="none"), **kwargs)
     except docker.errors.APIError as exc:
         return [f"<the engine refused: {str(exc).splitlines()[0][:120]}>"]
     try:

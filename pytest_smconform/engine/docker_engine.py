@@ -17,7 +17,9 @@ import docker
 import docker.errors
 import requests
 
+from .. import redact
 from ..errors import EngineError, ImageNotFound
+from .containment import contained_host_config
 from .labels import RUN_LABEL, labels_for, owner_is_gone
 from .plan import FileDrop, LaunchPlan
 
@@ -107,18 +109,12 @@ class DockerEngine:
             for vol, name in zip(plan.volumes, volume_names, strict=True)
         ]
         mounts += [docker.types.Mount(target=bind.target, source=bind.source, type="bind") for bind in plan.binds]
-        host_config = self.api.create_host_config(
-            mounts=mounts,
-            group_add=plan.group_add or None,
-            port_bindings={port: ("127.0.0.1", None) for port in plan.ports},
-            mem_limit=plan.mem_limit,
-            pids_limit=plan.pids_limit,
-            cpu_shares=plan.cpu_shares,
+        host_config = contained_host_config(
+            self.api, ports=plan.ports, mem_limit=plan.mem_limit, pids_limit=plan.pids_limit,
             network_mode=plan.network or "bridge",
-            privileged=False,
-            cap_drop=["NET_RAW"],
-            log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}},
+            mounts=mounts, group_add=plan.group_add or None, cpu_shares=plan.cpu_shares,
         )
+        redact.remember(plan.env)
         networking = None
         if plan.network and plan.network_aliases:
             networking = self.api.create_networking_config(
@@ -331,14 +327,13 @@ class DockerEngine:
         try:
             created = self.api.create_container(
                 image=image, entrypoint=argv[:1], command=argv[1:], labels=self.labels, detach=True,
-                host_config=self.api.create_host_config(device_requests=requests_ or None, network_mode="none"))
+                host_config=contained_host_config(self.api, device_requests=requests_ or None, network_mode="none"))
         except docker.errors.APIError as exc:
             return None, _first_line(exc)
         try:
             self.api.start(created["Id"])
             code = self.api.wait(created["Id"], timeout=timeout).get("StatusCode")
-            raw = self.api.logs(created["Id"], stdout=True, stderr=True)
-            return code, raw.decode("utf-8", "replace")[-64 * 1024:]
+            return code, "\n".join(self.log_tail(created["Id"], 200))
         except (docker.errors.APIError, requests.RequestException) as exc:
             return None, _first_line(exc)
         finally:

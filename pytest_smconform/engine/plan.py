@@ -5,6 +5,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from .. import redact
+from .containment import DEFAULT_MEMORY, DEFAULT_PIDS
+
 
 @dataclass(frozen=True)
 class FileDrop:
@@ -57,8 +60,8 @@ class LaunchPlan:
     hostname: str | None = None
     network: str | None = None
     network_aliases: list[str] = field(default_factory=list)
-    mem_limit: str = "4g"
-    pids_limit: int = 4096
+    mem_limit: str = DEFAULT_MEMORY
+    pids_limit: int = DEFAULT_PIDS
     cpu_shares: int | None = None  # relative CPU weight under contention (engine default 1024)
     stop_timeout: int = 10
     labels: dict[str, str] = field(default_factory=dict)
@@ -69,7 +72,7 @@ class LaunchPlan:
         """The `docker create/run` command a person can paste to start the same container."""
         parts = ["docker", "create"] if self.files else ["docker", "run", "-d"]
         for key in sorted(self.env):
-            parts += ["-e", f"{key}={self.env[key]}"]
+            parts += ["-e", f"{key}={redact.shown_value(key, self.env[key])}"]
         parts += [f"--mount={_mount_spec(vol)}" for vol in self.volumes]
         parts += [f"--mount=type=bind,src={bind.source},dst={bind.target}" for bind in self.binds]
         parts += [f"--group-add={group}" for group in self.group_add]

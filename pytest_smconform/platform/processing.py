@@ -30,7 +30,9 @@ import docker
 import docker.errors
 import requests
 
+from .. import redact
 from ..engine import procfs
+from ..engine.containment import contained_host_config
 from ..errors import EngineError
 from ..model import processing as model
 
@@ -125,6 +127,7 @@ class ContainerRun:
     signalled: bool = False
     exited_after_signal: float | None = None
     killed: bool = False
+    symptoms: list[str] = field(default_factory=list)  # what it did wrong (a flood, a fork bomb...)
 
 
 @dataclass
@@ -153,7 +156,8 @@ class JobResult:
         return {c.host: c.exit_code for c in self.containers}
 
     def describe(self) -> str:
-        codes = ", ".join(f"{c.host} exit {c.exit_code}" if c.start_error is None
+        codes = ", ".join((f"{c.host} exit {c.exit_code}" + "".join(f"; {s}" for s in c.symptoms))
+                          if c.start_error is None
                           else f"{c.host} not started ({c.start_error[:120]})" for c in self.containers)
         reason = f" ({self.failure_reason})" if self.failure_reason else ""
         return f"{self.status}{reason}: {codes}"
@@ -367,11 +371,11 @@ class _JobRunner:
             self.volumes.append(volume)
             mounts.append(docker.types.Mount(target="/opt/ml", source=volume, type="volume", no_copy=True))
         friendly = self.variant.hostnames == "friendly"
-        host_config = self.api.create_host_config(
-            mounts=mounts, network_mode=network, mem_limit=self.settings.memory, pids_limit=4096,
-            dns_opt=["timeout:1", "attempts:1"], cap_drop=["NET_RAW"], privileged=False,
-            extra_hosts={run.host: LOOPBACK_NAME_IP} if friendly and network == "none" else None,
-            log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "1"}})
+        host_config = contained_host_config(
+            self.api, mounts=mounts, network_mode=network, mem_limit=self.settings.memory,
+            dns_opt=["timeout:1", "attempts:1"],
+            extra_hosts={run.host: LOOPBACK_NAME_IP} if friendly and network == "none" else None)
+        redact.remember(self.request.env)
         if friendly and network != "none":
             kwargs_net = {"networking_config": self.api.create_networking_config(
                 {network: self.api.create_endpoint_config(aliases=[run.host])})}
@@ -444,7 +448,7 @@ class _JobRunner:
         if self.variant.optml == "shadowed":
             parts += ["--mount", "type=volume,dst=/opt/ml,volume-nocopy=true"]
         for key, value in self.request.environment:
-            parts += ["-e", f"{key}={value}"]
+            parts += ["-e", f"{key}={redact.shown_value(key, value)}"]
         entry = self.request.container_entrypoint
         if entry is not None:
             parts.append(f"--entrypoint={entry[0] if entry else ''}")
@@ -528,6 +532,7 @@ class _JobRunner:
                 # The stopping condition stops the job as StopProcessingJob does: SIGINT, SIGKILL after the grace.
                 self.result.timed_out = True
                 for run in running.values():
+                    run.symptoms = self.ctx.symptoms_of(run.container_id)
                     self._signal(run, "SIGINT")
                 self.lines.append("docker kill -s SIGINT <containers>  # MaxRuntimeInSeconds reached")
             if self.result.timed_out and now >= deadline + self.settings.stop_grace:
@@ -660,6 +665,8 @@ class _JobRunner:
             grace = self.stop.grace if self.stop is not None else 0.0
             run.killed = run.killed and run.exited_after_signal >= grace - 0.05
         run.log_tail = self.engine.log_tail(run.container_id, LOG_TAIL)
+        if not run.symptoms and (run.killed or self.result.timed_out or run.exit_code not in (0, None)):
+            run.symptoms = self.ctx.symptoms_of(run.container_id)
         self._read_optml(run)
 
     def _read_optml(self, run: ContainerRun) -> None:

@@ -1,0 +1,92 @@
+"""Hostile images: each gets a bounded failure that names what it does, the other requirements
+still get verdicts, the suite's own memory stays bounded, and nothing is left on the engine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from test_cleanup import _resources
+
+pytestmark = pytest.mark.docker
+
+PEAK_RSS_LIMIT_KB = 400 * 1024  # the suite's own process; a whole run peaks near 70 MB here
+
+# A plugin loaded into the suite's process: its peak resident memory, written at the very end.
+PEAK_PLUGIN = '''
+import resource
+
+def pytest_unconfigure(config):
+    with open("peak-rss-kb", "w") as handle:
+        handle.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+'''
+
+# fixture name -> (where the failure must name the problem, the words that name it)
+JUPYTERLAB = {
+    "flood": ("launch", "it floods its output"),
+    "fork": ("launch", "it forks without end"),
+    "wrong-port": ("launch", "it listens on port 8889, not on 8888"),
+    "exit": ("launch", "the container exited with code 0 before it was ready"),
+    "sleep": ("launch", "its PID 1 runs 'sleep infinity'"),
+    "disk": ("launch", "over the run's disk limit"),
+    "ignore-signals": ("JL-STOP", "still running after"),
+}
+PROCESSING = {
+    "flood": ("PR-EXIT-STATUS", "it floods its output"),
+    "fork": ("PR-EXIT-STATUS", "it forks without end"),
+    "ignore-signals": ("PR-SIGNALS", "SIGKILL ended it"),
+    "disk": ("PR-EXIT-STATUS", "over the run's disk limit"),
+}
+FAST = ["--smconform-option=disk_limit=256m", "--smconform-seed=8"]
+
+
+def _run(pytester: pytest.Pytester, run_suite: Any, profile: str, image: str, *args: str) -> tuple[Any, int]:
+    pytester.makepyfile(smc_peak=PEAK_PLUGIN)
+    run = run_suite(profile, image, "-p", "smc_peak", *FAST, *args)
+    peak = int((pytester.path / "peak-rss-kb").read_text())
+    return run, peak
+
+
+def _check_common(run: Any, peak: int, every: bool = True) -> None:
+    output = run.result.stdout.str() + run.result.stderr.str()
+    assert "Traceback" not in output and "internal error" not in output, output[-3000:]
+    assert run.report["verdict"] == "not-conformant", output[-3000:]
+    if every:  # every requirement got a verdict of its own: none was left unrun
+        assert all(entry.get("reason") != "not-run" for entry in run.report["results"])
+    assert peak < PEAK_RSS_LIMIT_KB, f"the suite peaked at {peak} kB"
+    assert _resources(run.report["run"]["id"]) == []
+
+
+def _named(run: Any, where: str, words: str) -> None:
+    if where == "launch":
+        texts = [launch["error"] or "" for launch in run.report["launches"]]
+    else:
+        entry = run.entry(where)
+        assert entry["outcome"] == "failed", entry
+        texts = [json.dumps(entry)]
+    assert any(words in text for text in texts), texts
+
+
+@pytest.mark.parametrize("name", sorted(JUPYTERLAB))
+def test_hostile_jupyterlab_image(name: str, fixture_image: Any, pytester: pytest.Pytester,
+                                  run_suite: Any) -> None:
+    run, peak = _run(pytester, run_suite, "jupyterlab", fixture_image("jupyterlab", f"hostile-{name}"),
+                     "--smconform-option=startup_timeout=15", "--smconform-option=fuzz_examples=1")
+    _check_common(run, peak)
+    _named(run, *JUPYTERLAB[name])
+    # The static requirements are judged whatever the app does.
+    assert run.outcome("IMG-LAYER-IDS") == "passed"
+
+
+@pytest.mark.parametrize("name", sorted(PROCESSING))
+def test_hostile_processing_image(name: str, fixture_image: Any, pytester: pytest.Pytester,
+                                  run_suite: Any) -> None:
+    run, peak = _run(pytester, run_suite, "processing", fixture_image("processing", f"hostile-{name}"),
+                     "--smconform-option=max_runtime=15", "--smconform-option=stop_grace=3",
+                     "-k", "PR-EXIT-STATUS or PR-SIGNALS or IMG-LAYER-IDS or PR-EXEC-FORM")
+    _check_common(run, peak, every=False)
+    _named(run, *PROCESSING[name])
+    assert run.outcome("IMG-LAYER-IDS") == "passed"
+    assert run.outcome("PR-EXEC-FORM") == "passed"
