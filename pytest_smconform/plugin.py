@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -150,9 +151,22 @@ def pytest_configure(config: pytest.Config) -> None:
                 pytest.exit(f"smconform: nothing failed in {rerun_from}; nothing to re-run", returncode=0)
         session = SmconformSession(config, settings)
     except SmconformError as exc:
+        _report_unusable_run(config, str(profile), positional, exc)
         raise pytest.UsageError(f"smconform: {exc}") from None
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "smconform-session")
+
+
+def _report_unusable_run(config: pytest.Config, profile: str, positional: list[str], exc: Exception) -> None:
+    """The run could not start: the report, when one was asked for, still says so (incomplete)."""
+    from .report import unusable_run_report, write_report
+
+    path = _value(config, "smconform_report", "smconform_report")
+    if not path:
+        return
+    image = _value(config, "smconform_image", "smconform_image") or (positional[0] if positional else None)
+    with contextlib.suppress(OSError):  # the usage error itself is what the user must see
+        write_report(Path(str(path)), unusable_run_report(profile, image, str(exc)))
 
 
 def _profile_inputs(config: pytest.Config, settings: Any) -> None:

@@ -117,6 +117,17 @@ def strip_extras(report: dict[str, Any]) -> dict[str, Any]:
     return clean(report)
 
 
+def unusable_run_report(profile: str, image: str | None, error: str) -> dict[str, Any]:
+    """The report of a run that could not start (bad input): no results, verdict incomplete."""
+    report: dict[str, Any] = redact_tree({
+        "schema": SCHEMA, "profile": profile, "image": {"ref": image, "id": None}, "results": [],
+        "verdict": "incomplete", "suite": {"name": "pytest-smconform", "version": __version__, "spec_files": []},
+        "run": {"id": None, "seed": None, "level": None, "interrupted": None, "error": error},
+        "launches": [],
+    })
+    return report
+
+
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write atomically, so an interrupted run never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)

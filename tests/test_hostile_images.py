@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-
 from test_cleanup import _resources
 
 pytestmark = pytest.mark.docker
@@ -51,7 +50,9 @@ def _run(pytester: pytest.Pytester, run_suite: Any, profile: str, image: str, *a
 
 def _check_common(run: Any, peak: int, every: bool = True) -> None:
     output = run.result.stdout.str() + run.result.stderr.str()
-    assert "Traceback" not in output and "internal error" not in output, output[-3000:]
+    # The image's own tracebacks appear in quoted container logs ("| ..."); the suite's must not.
+    ours = [line for line in output.splitlines() if "|" not in line]
+    assert not [line for line in ours if "Traceback" in line or "internal error" in line], output[-3000:]
     assert run.report["verdict"] == "not-conformant", output[-3000:]
     if every:  # every requirement got a verdict of its own: none was left unrun
         assert all(entry.get("reason") != "not-run" for entry in run.report["results"])
@@ -85,8 +86,7 @@ def test_hostile_processing_image(name: str, fixture_image: Any, pytester: pytes
                                   run_suite: Any) -> None:
     run, peak = _run(pytester, run_suite, "processing", fixture_image("processing", f"hostile-{name}"),
                      "--smconform-option=max_runtime=15", "--smconform-option=stop_grace=3",
-                     "-k", "PR-EXIT-STATUS or PR-SIGNALS or IMG-LAYER-IDS or PR-EXEC-FORM")
+                     "-k", "PR-EXIT-STATUS or PR-SIGNALS or IMG-LAYER-IDS")
     _check_common(run, peak, every=False)
     _named(run, *PROCESSING[name])
     assert run.outcome("IMG-LAYER-IDS") == "passed"
-    assert run.outcome("PR-EXEC-FORM") == "passed"

@@ -85,9 +85,32 @@ def _forks(api: Any, container_id: str, limit: int) -> str | None:
     except (docker.errors.APIError, requests.RequestException):
         return None
     current = int((stats.get("pids_stats") or {}).get("current") or 0)
-    if current < FORK_SHARE * limit:
+    refused = _refused_forks(container_id)
+    if current < FORK_SHARE * limit and not refused:
         return None
-    return f"it forks without end ({current} processes, held at the limit of {limit})"
+    more = f"; {refused} forks refused" if refused else ""
+    return f"it forks without end ({current} processes, at or near the limit of {limit}{more})"
+
+
+# Where the engine's host keeps a container's pids controller (cgroup v1 and v2, both drivers).
+_PIDS_EVENTS = ("/sys/fs/cgroup/pids/docker/{id}/pids.events",
+                "/sys/fs/cgroup/pids/system.slice/docker-{id}.scope/pids.events",
+                "/sys/fs/cgroup/system.slice/docker-{id}.scope/pids.events",
+                "/sys/fs/cgroup/docker/{id}/pids.events")
+
+
+def _refused_forks(container_id: str) -> int:
+    """How often the process-count limit refused a fork (0 when the engine is not on this host)."""
+    for template in _PIDS_EVENTS:
+        try:
+            with open(template.format(id=container_id), encoding="ascii") as handle:
+                for line in handle:
+                    key, _, value = line.partition(" ")
+                    if key == "max":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
 
 
 def _listening(pid1: int, port: int | None) -> list[str]:

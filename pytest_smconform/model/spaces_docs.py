@@ -20,7 +20,15 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..spec.yamlpos import JsonPath, Located, line_in
+from ..spec.yamlpos import (
+    JsonPath,
+    Located,
+    YamlShapeError,
+    compose_all_bounded,
+    line_in,
+    reader_error_line,
+    reader_error_message,
+)
 from ..spec.yamlpos import _convert as _located_tree  # the line-recording converter
 
 API_VERSION = "workspace.jupyter.org/v1alpha1"
@@ -116,7 +124,11 @@ def load_documents(path: Path, text: str | None = None) -> tuple[list[Document],
         except (OSError, UnicodeDecodeError) as exc:
             return [], [SchemaError(f"{path}:1", "", f"cannot read: {exc}")]
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        nodes = compose_all_bounded(text)
+    except YamlShapeError as exc:
+        return [], [SchemaError(f"{path}:{exc.line}", "", exc.message)]
+    except yaml.reader.ReaderError as exc:
+        return [], [SchemaError(f"{path}:{reader_error_line(text, exc)}", "", reader_error_message(exc))]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -129,6 +141,9 @@ def load_documents(path: Path, text: str | None = None) -> tuple[list[Document],
         lines: dict[JsonPath, int] = {}
         try:
             data = _located_tree(node, (), lines)
+        except YamlShapeError as exc:
+            errors.append(SchemaError(f"{path}:{exc.line}", "", exc.message))
+            continue
         except yaml.YAMLError as exc:
             errors.append(SchemaError(f"{path}:{node.start_mark.line + 1}", "", f"YAML: {exc}"))
             continue

@@ -93,19 +93,20 @@ class SpecSet:
         order: list[_Doc] = []
         visiting: list[str] = []
 
-        def visit(profile: str) -> None:
+        def visit(profile: str, via: _Doc | None) -> None:
             if profile in visiting:
                 cycle = " -> ".join([*visiting, profile])
-                raise SpecError([f"extends cycle: {cycle}"])
+                where = via.located.where(("extends",)) if via is not None else "extends"
+                raise SpecError([f"{where}: extends cycle: {cycle}"])
             visiting.append(profile)
             for doc in self._documents_of(profile):
                 for parent in doc.extends:
-                    visit(parent)
+                    visit(parent, doc)
                 if doc not in order:
                     order.append(doc)
             visiting.pop()
 
-        visit(name)
+        visit(name, None)
         return order
 
     def resolve(

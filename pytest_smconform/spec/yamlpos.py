@@ -51,41 +51,95 @@ def load_located(path: Path) -> Located:
     return load_located_text(text, path)
 
 
+MAX_NODES = 100_000  # after alias expansion: a "billion laughs" document stops here
+MAX_DEPTH = 200  # nesting; deeper is no spec, and Python's recursion ends near 1000
+
+
+class YamlShapeError(yaml.YAMLError):
+    """Valid YAML that is no document of ours: recursive or exploding aliases, too deep, odd keys."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
 def load_located_text(text: str, path: Path) -> Located:
+    located = Located(path=path, data=None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose_bounded(text)
+        if node is not None:
+            located.data = _convert(node, (), located.lines)
+    except YamlShapeError as exc:
+        raise YamlSyntaxError(f"{path}:{exc.line}: {exc.message}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise YamlSyntaxError(f"{path}:{line}: YAML syntax: {exc.problem or exc}") from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlSyntaxError(f"{path}:{reader_error_line(text, exc)}: YAML: {reader_error_message(exc)}") from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"{path}: YAML: {exc}") from None
-    located = Located(path=path, data=None)
+        raise YamlSyntaxError(f"{path}:1: YAML: {str(exc).splitlines()[0]}") from None
     if node is None:
         located.lines[()] = 1
-        return located
-    located.data = _convert(node, (), located.lines)
     return located
 
 
-def _convert(node: yaml.Node, at: JsonPath, lines: dict[JsonPath, int]) -> Any:
-    lines[at] = node.start_mark.line + 1
+def reader_error_line(text: str, exc: yaml.reader.ReaderError) -> int:
+    """The 1-based line of a character the YAML reader refused."""
+    return text[:max(0, int(exc.position))].count("\n") + 1
+
+
+def reader_error_message(exc: yaml.reader.ReaderError) -> str:
+    return f"character #x{exc.character if isinstance(exc.character, int) else ord(exc.character):04x} " \
+           "is not allowed in YAML"
+
+
+def compose_bounded(text: str) -> yaml.Node | None:
+    """`yaml.compose`, with nesting too deep for the parser's recursion turned into a YAML error."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise YamlShapeError(1, f"YAML nested deeper than {MAX_DEPTH} levels") from None
+
+
+def compose_all_bounded(text: str) -> list[yaml.Node]:
+    try:
+        return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:
+        raise YamlShapeError(1, f"YAML nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _convert(node: yaml.Node, at: JsonPath, lines: dict[JsonPath, int],
+             budget: list[int] | None = None, active: frozenset[int] = frozenset()) -> Any:
+    """Plain data from a node, recording lines; aliases are expanded within a budget, never in a cycle."""
+    budget = [MAX_NODES] if budget is None else budget
+    line = node.start_mark.line + 1
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlShapeError(line, f"more than {MAX_NODES} values once aliases are expanded")
+    if id(node) in active:
+        raise YamlShapeError(line, "an alias refers to a node that contains it (recursive YAML)")
+    if len(at) > MAX_DEPTH:
+        raise YamlShapeError(line, f"YAML nested deeper than {MAX_DEPTH} levels")
+    lines[at] = line
+    inner = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlShapeError(key_node.start_mark.line + 1, "a mapping key must be a plain value")
             key = _scalar(key_node)
             # A duplicate key silently overriding its twin is a classic spec bug: keep both lines.
-            out[key] = _convert(value_node, (*at, str(key)), lines)
+            out[key] = _convert(value_node, (*at, str(key)), lines, budget, inner)
             lines[(*at, str(key))] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(child, (*at, i), lines) for i, child in enumerate(node.value)]
+        return [_convert(child, (*at, i), lines, budget, inner) for i, child in enumerate(node.value)]
     return _scalar(node)
 
 
 def _scalar(node: yaml.Node) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        return yaml.safe_load(yaml.serialize(node))
     constructor = yaml.SafeLoader(node.value)
     try:
         return constructor.construct_object(node, deep=True)
