@@ -182,6 +182,10 @@ def _profile_inputs(config: pytest.Config, settings: Any) -> None:
 
     settings.app_image_config = existing(config.getoption("smconform_app_image_config"),
                                          "--smconform-app-image-config")
+    if settings.app_image_config is not None:  # bad input is refused before anything starts
+        from .platform.kernelgateway import read_app_image_config
+
+        read_app_image_config(settings.app_image_config)
     settings.allow_engine_socket = bool(config.getoption("smconform_allow_engine_socket"))
     settings.docker_settings = existing(config.getoption("smconform_docker_settings"),
                                         "--smconform-docker-settings")

@@ -58,7 +58,9 @@ def read_json_input(path: Path, option: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"{option}: cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option}: {path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except ValueError as exc:  # not UTF-8
         raise UsageError(f"{option}: {path} is not JSON: {exc}") from None
 
 

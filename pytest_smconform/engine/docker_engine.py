@@ -24,6 +24,7 @@ from .labels import RUN_LABEL, labels_for, owner_is_gone
 from .plan import FileDrop, LaunchPlan
 
 LOG_TAIL_LINES = 40
+PING_TIMEOUT = 10  # seconds the engine has to answer its first request
 LOG_LINE_MAX = 400
 
 
@@ -65,12 +66,14 @@ class DockerEngine:
         self.labels = labels_for(run_id)
         self._lock = threading.Lock()
         try:
+            # A hung engine must not hold the run for the whole request timeout: the ping gets less.
             # Room for a blocking wait per running job container beside the other requests (default 10).
-            self.client = docker.from_env(timeout=timeout, max_pool_size=POOL_SIZE)
+            self.client = docker.from_env(timeout=PING_TIMEOUT, max_pool_size=POOL_SIZE)
             self.client.ping()
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise EngineError(f"cannot reach the Docker engine ({_first_line(exc)}); "
                               "start dockerd or set DOCKER_HOST") from None
+        self.client.api.timeout = timeout
         # The SDK's bundled hints disagree with its documented call forms; use it untyped.
         self.api: Any = self.client.api
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine.overlay import OverlayLookup, layer_dirs
@@ -50,18 +51,26 @@ def declared_config(ctx: RunContext) -> AppImageConfig:
     path = ctx.settings.app_image_config
     if path is None:
         return defaults
+    return read_app_image_config(path, defaults)
+
+
+def read_app_image_config(path: Path, defaults: AppImageConfig | None = None) -> AppImageConfig:
+    """The AppImageConfig file, or a one-line usage error (checked when the run starts, again when used)."""
+    option = "--smconform-app-image-config"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"--smconform-app-image-config: cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageError(f"--smconform-app-image-config: {path} is not JSON: {exc}") from None
+        raise UsageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{option}: {path}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option}: {path}:{exc.lineno}: not JSON: {exc.msg}") from None
     if not isinstance(doc, dict):
-        raise UsageError(f"--smconform-app-image-config: {path} must hold a JSON object")
+        raise UsageError(f"{option}: {path} must hold a JSON object")
     try:
         return AppImageConfig.from_api(doc, defaults)
     except ConfigError as exc:
-        raise UsageError(f"--smconform-app-image-config: {path}: {exc}") from None
+        raise UsageError(f"{option}: {path}: {exc}") from None
 
 
 def keeper(ctx: RunContext) -> tuple[list[str], list[str]]:
