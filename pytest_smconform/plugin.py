@@ -155,6 +155,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"smconform: {exc}") from None
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "smconform-session")
+    from .xdist_support import ControllerPlugin, is_controller
+
+    if is_controller(config):
+        config.pluginmanager.register(ControllerPlugin(session), "smconform-xdist-controller")
 
 
 def _report_unusable_run(config: pytest.Config, profile: str, positional: list[str], exc: Exception) -> None:

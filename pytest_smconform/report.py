@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -132,7 +133,12 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write atomically, so an interrupted run never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".smconform-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(redact_tree(report), handle, indent=2, sort_keys=False)  # no secret in any report
-        handle.write("\n")
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(redact_tree(report), handle, indent=2, sort_keys=False)  # no secret in any report
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:  # interrupted mid-write (a second Ctrl-C): no half report left beside it
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from figures import record
 from test_cleanup import _resources
 
 pytestmark = pytest.mark.docker
@@ -77,6 +78,8 @@ def test_hostile_jupyterlab_image(name: str, fixture_image: Any, pytester: pytes
                      "--smconform-option=startup_timeout=15", "--smconform-option=fuzz_examples=1")
     _check_common(run, peak)
     _named(run, *JUPYTERLAB[name])
+    record("hostile", profile="jupyterlab", fixture=name, peak_rss_kb=peak, verdict=run.report["verdict"],
+           names=JUPYTERLAB[name][1], left=0)
     # The static requirements are judged whatever the app does.
     assert run.outcome("IMG-LAYER-IDS") == "passed"
 
@@ -89,4 +92,6 @@ def test_hostile_processing_image(name: str, fixture_image: Any, pytester: pytes
                      "-k", "PR-EXIT-STATUS or PR-SIGNALS or IMG-LAYER-IDS")
     _check_common(run, peak, every=False)
     _named(run, *PROCESSING[name])
+    record("hostile", profile="processing", fixture=name, peak_rss_kb=peak, verdict=run.report["verdict"],
+           names=PROCESSING[name][1], left=0)
     assert run.outcome("IMG-LAYER-IDS") == "passed"
