@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from figures import record
-from test_cleanup import LABEL, _resources
+from test_cleanup import LABEL, _default_sigint, _resources
 
 pytestmark = pytest.mark.docker
 
@@ -48,7 +48,8 @@ def _everything_of(run_id: str) -> list[str]:
 def _start(argv: list[str], cwd: Path, tmp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TMPDIR": str(tmp)}
     return subprocess.Popen([sys.executable, "-m", "pytest", *argv, "-p", "no:cacheprovider", "-q"],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=_default_sigint)
 
 
 def _containers_of(pids: set[int]) -> dict[str, tuple[int, str]]:
