@@ -74,6 +74,14 @@ def load_container_config(path: Path) -> ContainerConfig:
                           "ContainerEnvironment"}
     if unknown:
         raise UsageError(f"--smconform-container-config: {path}: unknown keys {sorted(unknown)}")
+    for key in ("ContainerEntrypoint", "ContainerArguments"):
+        value = doc.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+            raise UsageError(f"--smconform-container-config: {path}: {key} must be a list of strings")
+    env = doc.get("ContainerEnvironmentVariables", doc.get("ContainerEnvironment"))
+    if env is not None and not (isinstance(env, dict) and all(isinstance(v, str | int | float) for v in env.values())):
+        raise UsageError(f"--smconform-container-config: {path}: ContainerEnvironmentVariables must map "
+                         "names to strings")
     config = ContainerConfig.from_api(doc)
     redact.remember(config.environment)
     return config

@@ -169,6 +169,8 @@ def _json_text(doc: Any, how: int, where: int) -> str:
 @given(st.one_of(near(CONTAINER_CONFIG_SCHEMA),
                  st.fixed_dictionaries({"ContainerConfig": near(CONTAINER_CONFIG_SCHEMA)}),
                  JUNK), st.integers(0, 1), st.integers(0, 10**6))
+@example({"ContainerEnvironmentVariables": True}, 0, 0)  # found by a 1000-example soak: was a traceback
+@example({"ContainerArguments": "--one-string"}, 0, 0)
 def test_fuzzed_container_config(doc: Any, how: int, where: int) -> None:
     path = _write("container-config.json", _json_text(doc, how, where))
     try:
