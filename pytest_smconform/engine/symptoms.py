@@ -18,7 +18,7 @@ from .containment import LOG_MAX_SIZE
 
 FLOOD_LINES = 200  # log lines sampled; a flood writes these within a blink
 FLOOD_SPAN = 1.0  # seconds: faster than this is a flood
-FORK_SHARE = 0.9  # of the process-count limit: nearer than this is a fork bomb
+FORK_SHARE = 0.25  # of the process-count limit: more processes than this in an app not yet up is a fork bomb
 DISK_NOTICE = 256 * 1024 * 1024  # bytes written into the container layer worth a mention
 
 
@@ -89,7 +89,7 @@ def _forks(api: Any, container_id: str, limit: int) -> str | None:
     if current < FORK_SHARE * limit and not refused:
         return None
     more = f"; {refused} forks refused" if refused else ""
-    return f"it forks without end ({current} processes, at or near the limit of {limit}{more})"
+    return f"it forks without end ({current} processes; the limit is {limit}{more})"
 
 
 # Where the engine's host keeps a container's pids controller (cgroup v1 and v2, both drivers).
