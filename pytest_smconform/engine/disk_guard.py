@@ -17,7 +17,7 @@ import requests
 from .labels import RUN_LABEL
 from .symptoms import human_bytes
 
-INTERVAL = 1.0  # seconds between samples
+INTERVAL = 2.0  # seconds between samples (each makes the engine size every running container of the run)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
