@@ -87,8 +87,10 @@ class RunContext:
             if self._engine is None:
                 self._engine = DockerEngine(self.run_id)
                 self._engine.sweep_stale()
-                self._guard = DiskGuard(self._engine.api, self.run_id, self._disk_limit())
-                self._guard.start()
+                limit = self._disk_limit()
+                if limit > 0:  # disk_limit=0 turns the guard off
+                    self._guard = DiskGuard(self._engine.api, self.run_id, limit)
+                    self._guard.start()
             return self._engine
 
     def _disk_limit(self) -> int:
