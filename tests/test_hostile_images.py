@@ -12,7 +12,9 @@ from test_cleanup import _resources
 
 pytestmark = pytest.mark.docker
 
-PEAK_RSS_LIMIT_KB = 400 * 1024  # the suite's own process; a whole run peaks near 70 MB here
+# The suite's own process. A run started by hand peaks near 66 MB here; started by pytester from
+# an xdist worker, 270 to 320 MB (RELIABILITY.md). A flood read whole would be gigabytes.
+PEAK_RSS_LIMIT_KB = 600 * 1024
 
 # A plugin loaded into the suite's process: its peak resident memory (VmHWM: the peak of this
 # program; ru_maxrss would carry the peak of the process that forked it across the exec).
