@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_MEMORY = "4g"
-DEFAULT_PIDS = 4096
+# Threads count too. A fork bomb in each of a few launches must not exhaust the host (pid_max 32768 here).
+DEFAULT_PIDS = 1024
 LOG_MAX_SIZE = "10m"  # the engine keeps at most this much of a container's output
 LOG_CONFIG = {"Type": "json-file", "Config": {"max-size": LOG_MAX_SIZE, "max-file": "1"}}
 LOOPBACK = "127.0.0.1"
