@@ -41,6 +41,26 @@ def compute_verdict(results: list[dict[str, Any]], strict_should: bool, interrup
     return "conformant"
 
 
+# The phase pytest-xdist gives the report of an item whose worker died while running it.
+WORKER_CRASH_PHASE = "???"
+
+
+def mark_crashed(section: dict[str, Any], crashed: dict[str, str], strict_should: bool) -> dict[str, Any]:
+    """A requirement whose xdist worker died under it has no verdict: an error, never a pass.
+
+    The dead worker's verdicts never reach the controller; the worker that replaces it runs only
+    the items not yet started, so the section could otherwise claim a conformance nobody saw.
+    """
+    results = []
+    for result in section["results"]:
+        why = next((crashed[n] for n in result.get("nodeids", []) if n in crashed), None)
+        if why is not None:
+            result = {**result, "outcome": "error", "message": f"no verdict: {why}"}
+        results.append(result)
+    interrupted = bool(section.get("run", {}).get("interrupted") or section.get("run", {}).get("error"))
+    return {**section, "results": results, "verdict": compute_verdict(results, strict_should, interrupted)}
+
+
 def build_section(state: SmconformSession, ctx: RunContext, evidence: dict[str, Any]) -> dict[str, Any]:
     """Everything about one image: its results, verdict, launches (and a bundle's evidence)."""
     results = []

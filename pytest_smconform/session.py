@@ -18,7 +18,7 @@ from .context import RunContext
 from .errors import SmconformError, UsageError
 from .items import ProfileCollector, RequirementItem
 from .platform import known_platforms
-from .report import build_section, compose_report, strip_extras, write_report
+from .report import WORKER_CRASH_PHASE, build_section, compose_report, mark_crashed, strip_extras, write_report
 from .settings import Settings, load_container_config, parse_option_pairs
 from .spec.loader import SpecSet, shipped_spec_files
 from .spec.model import Requirement
@@ -109,6 +109,7 @@ class SmconformSession:
         self.items: list[RequirementItem] = []
         self.final_report: dict[str, Any] | None = None
         self.worker_sections: list[dict[str, Any]] = []
+        self.crashed: dict[str, str] = {}  # xdist controller: node id -> why its worker died under it
         self.current: RequirementItem | None = None  # the item running now (for "still waiting" lines)
         self._live_path: Any = None  # the location prefix pytest printed last before our live lines
         self.bundle_digest: str | None = None
@@ -234,6 +235,8 @@ class SmconformSession:
         return status
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and report.when == WORKER_CRASH_PHASE:
+            self.crashed[report.nodeid] = str(report.longrepr).strip().splitlines()[0]
         line = _live_line_of(report)
         if line is None or self.config.get_verbosity() > 0:
             return
@@ -266,6 +269,8 @@ class SmconformSession:
             return
         by_ref = {s["image"]["ref"]: s for s in [*sections, *self.worker_sections]}
         ordered = [by_ref.get(ctx.settings.image) or build_section(self, ctx, {}) for ctx in self.contexts]
+        if self.crashed:
+            ordered = [mark_crashed(s, self.crashed, self.settings.level == "should") for s in ordered]
         self.final_report = compose_report(self, ordered)
         if self.settings.report_path is not None:
             write_report(self.settings.report_path, strip_extras(self.final_report))
