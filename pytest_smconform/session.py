@@ -109,6 +109,7 @@ class SmconformSession:
         self.items: list[RequirementItem] = []
         self.final_report: dict[str, Any] | None = None
         self.worker_sections: list[dict[str, Any]] = []
+        self._unwarmed: list[RunContext] = []  # contexts whose launches are not started yet
         self.crashed: dict[str, str] = {}  # xdist controller: node id -> why its worker died under it
         self.current: RequirementItem | None = None  # the item running now (for "still waiting" lines)
         self._live_path: Any = None  # the location prefix pytest printed last before our live lines
@@ -216,15 +217,23 @@ class SmconformSession:
             hypothesis_plugin = self.config.pluginmanager.get_plugin("hypothesispytest")
             if hypothesis_plugin is not None:
                 self.config.pluginmanager.unregister(hypothesis_plugin)
-        for ctx in self.contexts:
-            selected = {item.requirement.id: item.requirement for item in self.items if item.ctx is ctx}
-            if not selected:
-                continue
-            needed = {need for req in selected.values() for need in req.needs}
-            ctx.prewarm([*selected.values(), *(ctx.requirement(n) for n in needed - set(selected))])
+        self._unwarmed = [ctx for ctx in self.contexts if any(item.ctx is ctx for item in self.items)]
+        if not hasattr(self.config, "workerinput"):
+            for ctx in list(self._unwarmed):
+                self._prewarm(ctx)
+        # An xdist worker collects every image but is given only some: it warms an image's launches
+        # when it is handed that image's first item, so an idle worker starts no containers.
+
+    def _prewarm(self, ctx: RunContext) -> None:
+        self._unwarmed.remove(ctx)
+        selected = {item.requirement.id: item.requirement for item in self.items if item.ctx is ctx}
+        needed = {need for req in selected.values() for need in req.needs}
+        ctx.prewarm([*selected.values(), *(ctx.requirement(n) for n in needed - set(selected))])
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.current = item if isinstance(item, RequirementItem) else None
+        if self.current is not None and self.current.ctx in self._unwarmed:
+            self._prewarm(self.current.ctx)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_report_teststatus(self, report: Any, config: pytest.Config) -> Any:
