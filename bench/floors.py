@@ -75,7 +75,7 @@ class Floor:
         return int(self.api.inspect_container(cid)["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
 
     def exec(self, cid: str, argv: list[str], user: str = "") -> tuple[int, bytes]:
-        exec_id = self.api.exec_create(cid, argv, user=user)
+        exec_id = str(self.api.exec_create(cid, argv, user=user)["Id"])
         out = self.api.exec_start(exec_id)
         return int(self.api.exec_inspect(exec_id)["ExitCode"]), out
 
@@ -180,7 +180,7 @@ def kernelgateway(image: str) -> Callable[[Floor], None]:
         until(lambda: bool(f.api.inspect_container(cid)["State"]["Running"]))
         pid = f.api.inspect_container(cid)["State"]["Pid"]
         exec_id = f.api.exec_create(cid, ["python3", "-m", "ipykernel_launcher", "-f", "/opt/ml/kernel-1.json"],
-                                    user="1000:100", workdir="/home/sagemaker-user")
+                                    user="1000:100", workdir="/home/sagemaker-user")["Id"]
         f.api.exec_start(exec_id, detach=True)
         until(lambda: listens(pid, 50100), timeout=60)
         f.api.stop(cid, timeout=10)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,12 @@ def test_interrupted_run_leaves_nothing_and_writes_an_incomplete_report(
     assert data["run"]["interrupted"] in ("KeyboardInterrupt", "SIGTERM")
 
 
-def test_killed_run_is_swept_by_the_next_run_and_only_it(fixture_image: Any, run_suite: Any,
-                                                         tmp_path: Path) -> None:
+def test_killed_run_is_swept_by_the_next_run_and_only_it(fixture_image: Any, run_suite: Any, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     image = fixture_image("jupyterlab", "conforming")
+    # A host identity of this test's own: a suite run elsewhere on the machine (another CI
+    # worker) sweeps only its host's dead runs, so it cannot sweep the victim before we look.
+    monkeypatch.setenv("SMCONFORM_HOST", f"sweep-test-{uuid.uuid4().hex[:8]}")
     victim = _start(image, tmp_path / "victim.json", tmp_path)
     victim_run = _wait_for_container(victim.pid)
     bystander = _start(image, tmp_path / "bystander.json", tmp_path)
@@ -89,6 +93,13 @@ def test_killed_run_is_swept_by_the_next_run_and_only_it(fixture_image: Any, run
     victim.communicate(timeout=30)
     time.sleep(1)  # let the engine finish anything the victim had asked for
     assert _resources(victim_run) != []
+    # A run of another host identity leaves the dead run's resources alone (the pid may be another
+    # machine's) ...
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setenv("SMCONFORM_HOST", "another-host")
+        assert run_suite("jupyterlab", image, "-k", "JL-WORKDIR").outcome("JL-WORKDIR") == "passed"
+    assert _resources(victim_run) != []
+    # ... and the next run of the same host sweeps them.
     run = run_suite("jupyterlab", image, "-k", "JL-WORKDIR")
     assert run.outcome("JL-WORKDIR") == "passed"
     assert _resources(victim_run) == []

@@ -35,7 +35,7 @@ CONFIG = {"ContainerArguments": ["--ServerApp.terminals_enabled=True"],
 REAL_CREDENTIAL_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-def _created(pytester: pytest.Pytester, run_suite: Any, profile: str, image: str, *args: str) -> tuple[Any, list]:
+def _created(pytester: pytest.Pytester, run_suite: Any, profile: str, image: str, *args: str) -> tuple[Any, list[Any]]:
     pytester.makepyfile(smc_recorder=RECORDER)
     run = run_suite(profile, image, "-p", "smc_recorder", *args)
     path = pytester.path / "created.jsonl"

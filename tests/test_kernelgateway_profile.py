@@ -40,8 +40,8 @@ def _leftovers(run: Any) -> list[str]:
 
     client = docker.from_env()
     label = f"io.smconform.run={run.report['run']['id']}"
-    found = [c.name for c in client.containers.list(all=True, filters={"label": label})]
-    found += [v.name for v in client.volumes.list(filters={"label": label})]
+    found = [str(c.name) for c in client.containers.list(all=True, filters={"label": label})]
+    found += [str(v.name) for v in client.volumes.list(filters={"label": label})]
     return found
 
 

@@ -22,10 +22,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_smconform.engine.labels import PID_LABEL, RUN_LABEL
 from pytest_smconform.live.compare import CRD, Comparison, compare
 from pytest_smconform.live.connect import Cluster, load
 from pytest_smconform.live.fuzz import templates, workspaces
-from pytest_smconform.live.sandbox import PID_LABEL, RUN_LABEL, Sandbox
+from pytest_smconform.live.sandbox import Sandbox
 from pytest_smconform.model.spaces_docs import Document, document_from_data, load_documents, seed_spelling
 
 pytestmark = pytest.mark.cluster

@@ -327,7 +327,7 @@ STORAGE = tpl("storage-template", primaryStorage={"defaultSize": "1Gi", "minSize
     ("5121Mi", "failed"), (None, "passed"),
 ])
 def test_storage_bounds(size: str | None, verdict: str) -> None:
-    spec = {"storage": {"size": size}} if size else {}
+    spec: dict[str, Any] = {"storage": {"size": size}} if size else {}
     assert judge([STORAGE], [ws("w", "storage-template", **spec)])["SP-TPL-STORAGE"].outcome == verdict
 
 
@@ -578,7 +578,7 @@ def test_defaults_workspace_is_accepted_by_a_consistent_template(template: dict[
 def template_and_workspace(draw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Values placed at, just inside and just outside the template's bounds."""
     def around(lo: int, hi: int) -> int:
-        return draw(st.sampled_from([lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, draw(st.integers(lo, hi))]))
+        return int(draw(st.sampled_from([lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, draw(st.integers(lo, hi))])))
 
     cpu_lo, cpu_hi = sorted(draw(st.lists(st.integers(2, 8000), min_size=2, max_size=2)))
     size_lo, size_hi = sorted(draw(st.lists(st.integers(2, 500), min_size=2, max_size=2)))
@@ -716,7 +716,7 @@ GENERATED_TEMPLATE_SPEC = st.fixed_dictionaries(
             "minTimeoutMinutes": st.integers(-5, 100), "maxIdleTimeoutInMinutes": st.integers(-5, 100)}),
         "defaultOwnershipType": st.sampled_from(["Public", "OwnerOnly", "Private"]),
     })
-GENERATED_WORKSPACE_SPEC = st.fixed_dictionaries({}, optional={
+GENERATED_WORKSPACE_SPEC: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries({}, optional={
     "displayName": st.text(max_size=3),
     "image": st.sampled_from(["a:1", "b:1"]),
     "templateRef": st.one_of(st.just({"name": "t"}), st.just("t"), st.just({"namespace": "x"})),

@@ -16,13 +16,25 @@ def new_run_id() -> str:
     return f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
+def host_identity() -> str:
+    """The host a run's resources are labelled with; a run sweeps only dead runs of its own host.
+
+    $SMCONFORM_HOST overrides the host name: runs that share an engine from different machines
+    (or containers) with the same host name must not sweep each other by pid.
+    """
+    name = os.environ.get("SMCONFORM_HOST") or socket.gethostname()
+    # a valid label value for both Docker and Kubernetes: at most 63 characters of [A-Za-z0-9_.-]
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return name[:63].strip("-_.") or "unknown"
+
+
 def labels_for(run_id: str) -> dict[str, str]:
-    return {RUN_LABEL: run_id, PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
+    return {RUN_LABEL: run_id, PID_LABEL: str(os.getpid()), HOST_LABEL: host_identity()}
 
 
 def owner_is_gone(labels: dict[str, str]) -> bool:
     """True when the run that created a resource was on this host and its process is dead."""
-    if labels.get(HOST_LABEL) != socket.gethostname():
+    if labels.get(HOST_LABEL) != host_identity():
         return False
     try:
         pid = int(labels.get(PID_LABEL, ""))

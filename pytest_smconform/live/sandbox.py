@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 from typing import Any
 
+from ..engine.labels import HOST_LABEL, PID_LABEL, RUN_LABEL, host_identity
 from .connect import Cluster, ClusterError
 
 GROUP, VERSION = "workspace.jupyter.org", "v1alpha1"
 PLURALS = {"WorkspaceTemplate": "workspacetemplates", "Workspace": "workspaces"}
-RUN_LABEL, PID_LABEL, HOST_LABEL = "io.smconform.run", "io.smconform.pid", "io.smconform.host"
 PREFIX = "smconform-live-"
-
-
-def _host() -> str:
-    # a label value: at most 63 characters of [A-Za-z0-9_.-]
-    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
-    return name[:63].strip("-_.") or "unknown"
 
 
 class Sandbox:
@@ -36,7 +29,7 @@ class Sandbox:
     def open(self) -> str:
         from kubernetes import client
 
-        labels = {RUN_LABEL: self.run_id, PID_LABEL: str(os.getpid()), HOST_LABEL: _host()}
+        labels = {RUN_LABEL: self.run_id, PID_LABEL: str(os.getpid()), HOST_LABEL: host_identity()}
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"generateName": PREFIX, "labels": labels}}
         try:
             self.namespace = str(self._core.create_namespace(body).metadata.name)
@@ -117,7 +110,7 @@ def sweep_stale(cluster: Cluster) -> list[str]:
     core, custom = client.CoreV1Api(cluster.api), client.CustomObjectsApi(cluster.api)
     swept = []
     try:
-        listed = core.list_namespace(label_selector=f"{PID_LABEL},{HOST_LABEL}={_host()}")
+        listed = core.list_namespace(label_selector=f"{PID_LABEL},{HOST_LABEL}={host_identity()}")
     except client.ApiException:
         return []  # no right to list namespaces: nothing to sweep from here
     for ns in listed.items:
