@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import socket
 import tarfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import docker
@@ -23,6 +25,7 @@ import docker.types
 import requests
 
 from pytest_smconform.engine.labels import labels_for, new_run_id
+from pytest_smconform.model import jupyter_wire as wire
 from pytest_smconform.model import processing as model
 
 KEEPER = "trap 'exit 0' TERM INT HUP QUIT; while sleep 3600 & wait $!; do :; done"
@@ -73,6 +76,12 @@ class Floor:
 
     def host_port(self, cid: str, port: int) -> int:
         return int(self.api.inspect_container(cid)["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
+
+    def read(self, cid: str, path: str) -> bytes:
+        stream, _ = self.api.get_archive(cid, path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(tar.getmembers()[0])
+            return member.read() if member else b""
 
     def exec(self, cid: str, argv: list[str], user: str = "") -> tuple[int, bytes]:
         exec_id = str(self.api.exec_create(cid, argv, user=user)["Id"])
@@ -146,28 +155,44 @@ METADATA = b'{"AppType": "JupyterLab", "DomainId": "d-smconform", "UserProfileNa
 
 
 def jupyterlab(image: str) -> Callable[[Floor], None]:
-    """Studio's launch (empty home volume owned 1000:100, /opt/ml volume with the metadata file, platform
-    variables, 8888 on 127.0.0.1); /jupyterlab/default/api/status polled to 200; `docker stop` (JL-STOP:
-    DeleteApp's SIGTERM, waited for); removed."""
-    def body(f: Floor) -> None:
+    """Concurrently: Studio's launch (empty home volume owned 1000:100, /opt/ml volume with the metadata
+    file, platform variables, 8888 on 127.0.0.1), /jupyterlab/default/api/status polled to 200, `docker
+    stop` (JL-STOP: DeleteApp's SIGTERM, waited for); and the one launch JL-ENV-PRECEDENCE cannot do
+    without (the same, with a ContainerEnvironment that sets a platform variable the platform overrides),
+    polled to 200. Both removed."""
+    def launch(f: Floor, container_env: dict[str, str]) -> str:
         home, optml = f.volume("size=2g,uid=1000,gid=100"), f.volume()
-        cid = f.create(image, {"/home/sagemaker-user": home, "/opt/ml": optml}, [8888], environment=STUDIO_ENV,
-                       stop_timeout=10)
+        cid = f.create(image, {"/home/sagemaker-user": home, "/opt/ml": optml}, [8888],
+                       environment={**container_env, **STUDIO_ENV}, stop_timeout=10)
         f.put(cid, "/opt/ml", {"metadata/resource-metadata.json": METADATA})
         f.api.start(cid)
         until(answers(f"http://127.0.0.1:{f.host_port(cid, 8888)}/jupyterlab/default/api/status"))
-        f.api.stop(cid, timeout=10)
+        return cid
+
+    def platform_launch_stopped(f: Floor) -> None:
+        f.api.stop(launch(f, {}), timeout=10)
+
+    def container_environment_launch(f: Floor) -> None:
+        launch(f, {"AWS_REGION": "user-value", "MY_SETTING": "1"})
+
+    def body(f: Floor) -> None:
+        concurrently(partial(platform_launch_stopped, f), partial(container_environment_launch, f))
     return body
 
 
 def kernelgateway(image: str) -> Callable[[Floor], None]:
     """Studio Classic's launch (ENTRYPOINT/CMD replaced by a keeper, user 1000:100, empty home volume,
-    /opt/ml with the metadata file, the kernel's shell port on 127.0.0.1); the declared kernel (python3)
-    started with `docker exec` as 1000:100 from a connection file, waited for until it listens on its
-    shell port (read from the container's /proc/net/tcp on the host: no Jupyter client, so no
-    execute_request); `docker stop` (KG-STOP); removed."""
+    /opt/ml with the metadata file, the kernel's shell port on 127.0.0.1); the kernelspec found as the
+    platform finds it (`python3 -c 'import sys; print(sys.prefix)'` as 1000:100, then
+    `<prefix>/share/jupyter/kernels/python3/kernel.json` read from the container), and beside it the
+    metadata file read as 1000:100 (KG-METADATA); the kernel started with `docker exec` as 1000:100 from
+    its kernelspec's argv and a connection file, asked `kernel_info_request` until it answers, then one
+    `execute_request` (KG-KERNEL-RUNS; its code writes in the home volume, KG-HOME) answered; `docker
+    stop` (KG-STOP); removed. The Jupyter messages are encoded with the suite's wire codec (there is no
+    other client to hand); everything else is the docker SDK."""
+    key = "floor"
     connection = json.dumps({"shell_port": 50100, "iopub_port": 50101, "stdin_port": 50102, "control_port": 50103,
-                             "hb_port": 50104, "ip": "0.0.0.0", "key": "floor", "transport": "tcp",
+                             "hb_port": 50104, "ip": "0.0.0.0", "key": key, "transport": "tcp",
                              "signature_scheme": "hmac-sha256", "kernel_name": "python3"}).encode()
 
     def body(f: Floor) -> None:
@@ -179,12 +204,53 @@ def kernelgateway(image: str) -> Callable[[Floor], None]:
         f.api.start(cid)
         until(lambda: bool(f.api.inspect_container(cid)["State"]["Running"]))
         pid = f.api.inspect_container(cid)["State"]["Pid"]
-        exec_id = f.api.exec_create(cid, ["python3", "-m", "ipykernel_launcher", "-f", "/opt/ml/kernel-1.json"],
-                                    user="1000:100", workdir="/home/sagemaker-user")["Id"]
+        metadata = threading.Thread(
+            target=f.exec, args=(cid, ["cat", "/opt/ml/metadata/resource-metadata.json"], "1000:100"))
+        metadata.start()
+        prefix = f.exec(cid, ["python3", "-c", "import sys; print(sys.prefix)"], user="1000:100")[1]
+        spec = json.loads(f.read(cid, f"{prefix.decode().strip()}/share/jupyter/kernels/python3/kernel.json"))
+        argv = [str(a).replace("{connection_file}", "/opt/ml/kernel-1.json") for a in spec["argv"]]
+        exec_id = f.api.exec_create(cid, argv, user="1000:100", workdir="/home/sagemaker-user")["Id"]
         f.api.exec_start(exec_id, detach=True)
         until(lambda: listens(pid, 50100), timeout=60)
+        ask_kernel(f.host_port(cid, 50100), key.encode())
+        metadata.join()
         f.api.stop(cid, timeout=10)
     return body
+
+
+def ask_kernel(port: int, key: bytes, timeout: float = 60) -> None:
+    """kernel_info_request until the kernel answers, then one execute_request, on its shell channel."""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(wire.greeting())
+        greeting = b""
+        while len(greeting) < wire.GREETING_SIZE:
+            greeting += sock.recv(wire.GREETING_SIZE - len(greeting))
+        wire.check_greeting(greeting)
+        reader = wire.FrameReader()
+
+        def next_message() -> tuple[str, list[bytes]]:
+            while (taken := reader.take_message()) is None:
+                data = sock.recv(1 << 16)
+                if not data:
+                    raise SystemExit("the floor's kernel closed its shell socket")
+                reader.feed(data)
+            return taken
+
+        sock.sendall(wire.ready_command("DEALER"))
+        next_message()  # the kernel's READY
+        for msg_type, content in (("kernel_info_request", {}),
+                                  ("execute_request", {"code": "open('/home/sagemaker-user/.floor', 'w').write('ok')",
+                                                       "silent": False})):
+            msg_id, parts = wire.request(key, "floor", msg_type, content)
+            sock.sendall(wire.multipart(parts))
+            while True:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the floor's kernel never answered")
+                kind, frames = next_message()
+                if kind == "message" and wire.parse(key, frames).replies_to(msg_id):
+                    break
 
 
 def catches(pid: int, signal: str) -> bool:

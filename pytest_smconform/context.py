@@ -16,6 +16,7 @@ from .engine.docker_engine import DockerEngine, Launch
 from .engine.labels import new_run_id
 from .engine.layers import LayerScan, scan_image_stream
 from .engine.overlay import scan_overlay
+from .engine.scan_cache import cached_scan
 from .errors import UsageError
 from .platform import Variant, launcher
 from .settings import Settings
@@ -121,6 +122,9 @@ class RunContext:
         return future.result()
 
     def _scan_layers(self) -> LayerScan:
+        return cached_scan(str(self.image()["Id"]), WANTED_FILES, self._read_layers)
+
+    def _read_layers(self) -> LayerScan:
         # The engine's own layer directories when they are on this host (fast), else `docker save`.
         fast = scan_overlay(self.image(), WANTED_FILES)
         if fast is not None:
@@ -170,6 +174,16 @@ class RunContext:
             if future is None:
                 future = self._once[key] = self._pool.submit(work)
             return future
+
+    def probe(self, container_id: str, argv: list[str], user: str = "") -> tuple[int | None, str]:
+        """`engine.exec_run` of a probe, once per container, command and user.
+
+        A prewarm hook can start it as soon as the container is up; the check then gets the
+        answer instead of waiting for another `docker exec`. Only for commands that leave the
+        container as they found it (a read; a file created and removed).
+        """
+        key = "probe\0" + "\0".join([container_id, user, *argv])
+        return self.once(key, lambda: self.engine.exec_run(container_id, argv, user=user)).result()
 
     def launch(self, name: str, variant: Variant | None = None) -> Launch:
         """The launch, once it is ready or has failed; says what it waits for every few seconds."""

@@ -15,7 +15,7 @@ from . import check_kind, prewarm_for
 from .judge import fmt_list
 from .kernelgateway_discovery import discover
 from .kernelgateway_kernels import KernelRun, kernel_runs
-from .launched import no_shell, timed_stop
+from .launched import no_shell, timed_stop, when_up
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -211,16 +211,29 @@ def kg_home(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     return f"with an empty volume at {cfg.mount_path}, kernels {', '.join(wrote)} started and wrote there"
 
 
+def _metadata_reads(path: str) -> tuple[list[str], ...]:
+    return ["cat", path], ["python3", "-c", f"open({path!r}).read()"]
+
+
+@prewarm_for("kg-metadata")
+def read_metadata_early(ctx: RunContext, req: Requirement) -> None:
+    def probes(launch: Launch) -> object:
+        cfg = declared_config(ctx)
+        argv = _metadata_reads(str(req.params["path"]))[0]
+        return ctx.probe(launch.container_id, argv, user=f"{cfg.uid}:{cfg.gid}")
+
+    when_up(ctx, req, probes)
+
+
 @check_kind("kg-metadata")
 def kg_metadata(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     path = str(params["path"])
     cfg = declared_config(ctx)
     launch = kg_launch(ctx, req)
     user = f"{cfg.uid}:{cfg.gid}"
-    attempts = (["cat", path], ["python3", "-c", f"open({path!r}).read()"])
     outputs = []
-    for argv in attempts:
-        code, output = ctx.engine.exec_run(launch.container_id, argv, user=user)
+    for argv in _metadata_reads(path):
+        code, output = ctx.probe(launch.container_id, argv, user=user)
         if no_shell(code, output) or (code == 127 and "not found" in output):
             outputs.append(output.strip()[:120])
             continue
@@ -233,10 +246,19 @@ def kg_metadata(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
     raise Blocked(f"neither `cat` nor `python3` in the image to read {path} as {user}: {'; '.join(outputs)}")
 
 
+@prewarm_for("kg-user-ids")
+def ask_user_ids_early(ctx: RunContext, req: Requirement) -> None:
+    def probes(launch: Launch) -> object:
+        user = str(ctx.image_config().get("User") or "") or "0:0"
+        return [ctx.probe(launch.container_id, ["id", flag], user=user) for flag in ("-u", "-g")]
+
+    when_up(ctx, req, probes)
+
+
 def _image_user_at_run(ctx: RunContext, launch: Launch, user: str) -> tuple[int, int] | None:
     ids = []
     for flag in ("-u", "-g"):
-        code, output = ctx.engine.exec_run(launch.container_id, ["id", flag], user=user or "0:0")
+        code, output = ctx.probe(launch.container_id, ["id", flag], user=user or "0:0")
         if code != 0 or not output.strip().isdigit():
             return None
         ids.append(int(output.strip()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,9 +56,21 @@ def app_process(ctx: RunContext, launch: Launch, port: int) -> AppProcess:
 
 
 def run_as(ctx: RunContext, launch: Launch, proc: AppProcess, script: str) -> tuple[int | None, str]:
-    """Run a shell script inside the container as the app process's own UID and GID."""
-    return ctx.engine.exec_run(launch.container_id, ["sh", "-c", script],
-                               user=f"{proc.info.euid}:{proc.info.egid}")
+    """Run a probe script inside the container as the app process's own UID and GID (once: see `ctx.probe`)."""
+    return ctx.probe(launch.container_id, ["sh", "-c", script], user=f"{proc.info.euid}:{proc.info.egid}")
+
+
+def when_up(ctx: RunContext, req: Requirement, probes: Callable[[Launch], object]) -> None:
+    """Run probes on the run's pool as soon as the requirement's launch is up, beside the other checks.
+
+    Everything runs in the background: a problem here is met again, and reported, by the check.
+    """
+    def run() -> None:
+        launch = ctx.launch(req.launch or "")
+        if launch.is_up:
+            probes(launch)
+
+    ctx.background(run)
 
 
 def no_shell(code: int | None, output: str) -> bool:

@@ -22,14 +22,18 @@ FOREIGN_ORIGIN = "https://smconform-origin.example"
 # A busy host can stall a first request for seconds: a slow answer is retried, longer each time,
 # before "no answer" becomes a verdict.
 ATTEMPT_TIMEOUTS = (10.0, 20.0, 30.0)
+# A connection the engine's NAT drops (a stale conntrack entry of a just-removed container's
+# port: seen as a rare 10 s stall right after other containers were removed) is retried from a
+# new source port after this, instead of after the whole read timeout.
+CONNECT_TIMEOUT = 3.0
 
 
 def _get(launch: Launch, port: int, path: str, headers: dict[str, str] | None = None) -> requests.Response:
     error: requests.RequestException | None = None
     for timeout in ATTEMPT_TIMEOUTS:
         try:
-            return requests.get(launch.url(port, path), headers=headers or {}, timeout=timeout,
-                                allow_redirects=False)
+            return requests.get(launch.url(port, path), headers=headers or {},
+                                timeout=(min(CONNECT_TIMEOUT, timeout), timeout), allow_redirects=False)
         except requests.RequestException as exc:
             error = exc
     raise ContractViolation(f"an HTTP answer from GET {path}",

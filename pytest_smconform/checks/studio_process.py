@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from ..engine import procfs
 from ..model.studio import container_config_problems, environment_problems
 from ..verdicts import Blocked, ContractViolation, NotApplicable
-from . import check_kind
-from .launched import app_process, no_shell, run_as, shared_launch, timed_stop
+from . import check_kind, prewarm_for
+from .launched import app_process, no_shell, run_as, shared_launch, timed_stop, when_up
 
 if TYPE_CHECKING:
     from ..context import RunContext
+    from ..engine.docker_engine import Launch
     from ..spec.model import Requirement
 
 
@@ -57,6 +58,28 @@ def listens_all_interfaces(ctx: RunContext, req: Requirement, params: dict[str, 
     return f"listening on {', '.join(sorted({lst.address for lst in found}))}:{port}"
 
 
+def _write_probe(home: str) -> str:
+    probe = shlex.quote(f"{home.rstrip('/')}/.smconform-write-probe")
+    return f": > {probe} && rm -f {probe}"
+
+
+def _read_probe(path: str) -> str:
+    return f"cat {shlex.quote(path)} > /dev/null"
+
+
+@prewarm_for("home-volume-writable")
+@prewarm_for("platform-file-readable")
+def probe_early(ctx: RunContext, req: Requirement) -> None:
+    """The write or read probe, as the app's user, as soon as the app is up (the check takes its answer)."""
+    script = _write_probe if req.check == "home-volume-writable" else _read_probe
+
+    def probes(launch: Launch) -> object:
+        proc = app_process(ctx, launch, int(req.params["port"]))
+        return run_as(ctx, launch, proc, script(str(req.params["path"])))
+
+    when_up(ctx, req, probes)
+
+
 @check_kind("home-volume-writable")
 def home_volume_writable(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     home = str(params["path"])
@@ -66,8 +89,7 @@ def home_volume_writable(ctx: RunContext, req: Requirement, params: dict[str, An
                                 f"it starts only with the image's own {home} ({launch.ready_error})",
                                 launch_name=req.launch)
     proc = app_process(ctx, launch, int(params["port"]))
-    probe = shlex.quote(f"{home.rstrip('/')}/.smconform-write-probe")
-    code, output = run_as(ctx, launch, proc, f": > {probe} && rm -f {probe}")
+    code, output = run_as(ctx, launch, proc, _write_probe(home))
     if no_shell(code, output):
         raise Blocked("the image has no `sh` to test file creation as the app's user")
     if code != 0:
@@ -82,7 +104,7 @@ def platform_file_readable(ctx: RunContext, req: Requirement, params: dict[str, 
     path = str(params["path"])
     launch = shared_launch(ctx, req)
     proc = app_process(ctx, launch, int(params["port"]))
-    code, output = run_as(ctx, launch, proc, f"cat {shlex.quote(path)} > /dev/null")
+    code, output = run_as(ctx, launch, proc, _read_probe(path))
     if no_shell(code, output):
         raise Blocked("the image has no `sh` to test reading as the app's user")
     if code != 0:

@@ -17,7 +17,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from ..spec.yamlpos import (
@@ -241,6 +240,8 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
+    import jsonschema  # here: importing this module (every run registers the spaces platform) must not cost it
+
     cls = jsonschema.validators.validator_for(schema())
     return cls(schema())
 

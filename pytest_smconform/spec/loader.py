@@ -7,13 +7,15 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError, UsageError
+from . import cache as spec_cache
 from .model import Case, LaunchDecl, Parameter, Profile, Requirement
 from .yamlpos import Located, YamlSyntaxError, load_located
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _PLACEHOLDER = re.compile(r"\$\{([a-z][a-z0-9_]*)\}")
 _REQUIRED_AFTER_MERGE = ("level", "rule", "how", "check")
@@ -24,9 +26,15 @@ def shipped_spec_files() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))
 
 
-def _schema_validator() -> Draft202012Validator:
-    text = resources.files("pytest_smconform.spec").joinpath("spec-schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
+def _schema_bytes() -> bytes:
+    return resources.files("pytest_smconform.spec").joinpath("spec-schema.json").read_bytes()
+
+
+def _schema_validator(schema: bytes) -> Draft202012Validator:
+    # Imported here: a run whose specs are all in the cache never needs the validator.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(schema))
 
 
 @dataclass
@@ -49,17 +57,25 @@ class SpecSet:
     def __init__(self, files: list[Path]) -> None:
         problems: list[str] = []
         self.docs: list[_Doc] = []
-        validator = _schema_validator()
+        schema = _schema_bytes()
+        validator: Draft202012Validator | None = None
+        directory = spec_cache.cache_dir()
         for path in files:
-            try:
-                located = load_located(path)
-            except YamlSyntaxError as exc:
-                problems.append(exc.message)
-                continue
-            found = _schema_problems(validator, located)
-            if found:
-                problems.extend(found)
-                continue
+            key = _cache_key(path, schema)
+            located = spec_cache.load(directory, key, path) if key else None
+            if located is None:
+                try:
+                    located = load_located(path)
+                except YamlSyntaxError as exc:
+                    problems.append(exc.message)
+                    continue
+                validator = validator or _schema_validator(schema)
+                found = _schema_problems(validator, located)
+                if found:
+                    problems.extend(found)
+                    continue
+                if key:
+                    spec_cache.store(directory, key, located)
             problems.extend(_duplicate_ids(located))
             self.docs.append(_Doc(located))
         problems.extend(self._unknown_parents())
@@ -279,6 +295,13 @@ def _build_requirement(
         cases=cases,
         fuzz_examples=raw.get("fuzz", {}).get("examples"),
     )
+
+
+def _cache_key(path: Path, schema: bytes) -> str | None:
+    try:
+        return spec_cache.entry_key(path.read_bytes(), schema)
+    except OSError:
+        return None  # load_located says why it cannot be read
 
 
 def _schema_problems(validator: Draft202012Validator, located: Located) -> list[str]:

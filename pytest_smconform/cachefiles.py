@@ -1,0 +1,68 @@
+"""The suite's on-disk caches (parsed specs, layer scans): where they live, how entries are written.
+
+Entries are JSON files named by a key, written to a temporary name and renamed, so a concurrent
+run (xdist workers, a tox matrix) reads a whole entry or none. Every failure is a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def cache_dir(variable: str, name: str) -> Path | None:
+    """`$variable` (empty: no cache), else `<user cache>/pytest-smconform/<name>`."""
+    chosen = os.environ.get(variable)
+    if chosen is not None:
+        return Path(chosen) if chosen else None
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home) / "pytest-smconform" / name
+
+
+def key_of(*parts: bytes) -> str:
+    """SHA-256 over length-prefixed parts (no two different part lists collide by concatenation)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def read_entry(directory: Path | None, key: str) -> Any:
+    """The entry's JSON, or None (no cache, no entry, unreadable, not JSON)."""
+    if directory is None:
+        return None
+    try:
+        return json.loads((directory / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_entry(directory: Path | None, key: str, text: str, keep: int | None = None) -> None:
+    """Write an entry whole or not at all; with `keep`, remove all but the newest `keep` entries."""
+    if directory is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".entry-", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, directory / f"{key}.json")
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return
+    if keep is not None:
+        with contextlib.suppress(OSError):
+            entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in entries[keep:]:
+                with contextlib.suppress(OSError):
+                    old.unlink()

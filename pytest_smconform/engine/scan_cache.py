@@ -1,0 +1,74 @@
+"""A cache of layer scans by image id, so an image's layers are read once, not once per run.
+
+An image id is the digest of the image's config, which names its layers by content: the same
+id always has the same files. A tox matrix, a re-run of failures or a second certification of
+the same image then skips the walk over tens of thousands of files (a third of a second to
+seconds, and CPU taken from the containers being judged). Entries are JSON (no code runs on
+load), keyed also by the files whose content is kept and by the scanner's own source, and
+pruned to the newest few. Any problem with the cache is a miss. `$SMCONFORM_SCAN_CACHE` moves
+it; empty turns it off.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import cachefiles
+from .layers import Entry, Layer, LayerScan
+
+FORMAT = 1
+MAX_ENTRIES_CACHED = 400_000  # a scan bigger than this (an image of millions of files) is not kept
+KEEP = 16  # entries kept; older ones are removed when a new one is written
+
+
+def cache_dir() -> Path | None:
+    return cachefiles.cache_dir("SMCONFORM_SCAN_CACHE", "layers")
+
+
+def entry_key(image_id: str, wanted: set[str]) -> str:
+    here = Path(__file__).parent
+    scanner = b"".join((here / name).read_bytes() for name in ("layers.py", "overlay.py", "scan_cache.py"))
+    return cachefiles.key_of(str(FORMAT).encode(), scanner, image_id.encode(), "\0".join(sorted(wanted)).encode())
+
+
+def load(directory: Path | None, key: str) -> LayerScan | None:
+    raw = cachefiles.read_entry(directory, key)
+    try:
+        layers = [Layer(digest=str(item["digest"]), entries=[Entry(*fields) for fields in item["entries"]],
+                        whiteouts=list(item["whiteouts"]), opaque_dirs=list(item["opaque_dirs"]))
+                  for item in raw["layers"]]
+        contents = {path: base64.b64decode(data) for path, data in raw["contents"].items()}
+        return LayerScan(layers=layers, contents=contents, config=dict(raw["config"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def store(directory: Path | None, key: str, scan: LayerScan) -> None:
+    if sum(len(layer.entries) for layer in scan.layers) > MAX_ENTRIES_CACHED:
+        return
+    entry: dict[str, Any] = {
+        "layers": [{"digest": layer.digest,
+                    "entries": [[e.path, e.uid, e.gid, e.mode, e.size, e.kind, e.link] for e in layer.entries],
+                    "whiteouts": layer.whiteouts, "opaque_dirs": layer.opaque_dirs} for layer in scan.layers],
+        "contents": {path: base64.b64encode(data).decode("ascii") for path, data in scan.contents.items()},
+        "config": scan.config,
+    }
+    try:
+        text = json.dumps(entry, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return
+    cachefiles.write_entry(directory, key, text, keep=KEEP)
+
+
+def cached_scan(image_id: str, wanted: set[str], scan: Callable[[], LayerScan]) -> LayerScan:
+    """The image's scan from the cache, else `scan()` (then kept for the next run)."""
+    directory, key = cache_dir(), entry_key(image_id, wanted)
+    found = load(directory, key)
+    if found is None:
+        found = scan()
+        store(directory, key, found)
+    return found

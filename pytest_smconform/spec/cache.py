@@ -1,0 +1,56 @@
+"""A cache of spec files already parsed and found valid, so a run does not parse them again.
+
+Parsing the shipped specs and validating them against the schema (and importing the
+validator) is a tenth of a second of every run's start; the specs change only when the suite
+or the user's files do. An entry is keyed by the SHA-256 of the file's bytes, the schema's
+bytes and the parser's own source, so a changed file, schema or parser never hits. Only valid
+documents are stored, as JSON (no code runs on load). Any problem with the cache directory
+(missing, read-only, corrupt entries) is a miss: the file is then parsed and validated as
+if there were no cache. `$SMCONFORM_SPEC_CACHE` moves it; empty turns it off.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import cachefiles
+from .yamlpos import JsonPath, Located
+
+FORMAT = 1  # bump when the entry layout changes
+
+
+def cache_dir() -> Path | None:
+    return cachefiles.cache_dir("SMCONFORM_SPEC_CACHE", "specs")
+
+
+def entry_key(text: bytes, schema: bytes) -> str:
+    return cachefiles.key_of(str(FORMAT).encode(), _parser_source(), schema, text)
+
+
+def load(directory: Path | None, key: str, path: Path) -> Located | None:
+    """The cached document for `key`, located at `path`; None on any miss."""
+    raw = cachefiles.read_entry(directory, key)
+    try:
+        lines: dict[JsonPath, int] = {tuple(entry[:-1]): int(entry[-1]) for entry in raw["lines"]}
+        return Located(path=path, data=raw["data"], lines=lines)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def store(directory: Path | None, key: str, located: Located) -> None:
+    """Keep a valid document; only when JSON gives back exactly what YAML gave (no dates, no int keys)."""
+    try:
+        entry = {"data": located.data, "lines": [[*path, line] for path, line in located.lines.items()]}
+        text = json.dumps(entry, separators=(",", ":"))
+        if json.loads(text)["data"] != located.data:
+            return
+    except (TypeError, ValueError):
+        return
+    cachefiles.write_entry(directory, key, text)
+
+
+def _parser_source() -> bytes:
+    """The code that turns a file into a document (a change to it must not hit old entries)."""
+    here = Path(__file__).parent
+    return b"".join((here / name).read_bytes() for name in ("yamlpos.py", "cache.py"))

@@ -1,0 +1,94 @@
+"""The layer-scan cache: a hit is the same scan without reading a layer; a different image, other
+wanted files, a corrupt entry or a turned-off cache scan again; verdicts do not change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_smconform.engine import scan_cache
+from pytest_smconform.engine.docker_engine import DockerEngine
+from pytest_smconform.engine.layers import LayerScan, scan_image_stream
+from pytest_smconform.engine.overlay import scan_overlay
+
+pytestmark = pytest.mark.docker
+WANT = {"/etc/passwd", "/etc/os-release"}
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "layers"
+    monkeypatch.setenv("SMCONFORM_SCAN_CACHE", str(directory))
+    return directory
+
+
+def _real_scan(image: dict[str, Any], engine: DockerEngine, calls: list[str]) -> Any:
+    def scan() -> LayerScan:
+        calls.append(image["Id"])
+        return scan_overlay(image, WANT) or scan_image_stream(engine.image_tar_stream(image["Id"]), WANT)
+    return scan
+
+
+def _same(a: LayerScan, b: LayerScan) -> None:
+    assert [(layer.digest, layer.entries, layer.whiteouts, layer.opaque_dirs) for layer in a.layers] == \
+        [(layer.digest, layer.entries, layer.whiteouts, layer.opaque_dirs) for layer in b.layers]
+    assert a.contents == b.contents and a.config == b.config
+    assert a.final_tree() == b.final_tree()
+
+
+def test_a_hit_is_the_same_scan_without_reading_a_layer(cache: Path, fixture_image: Any) -> None:
+    engine = DockerEngine("test-scan-cache")
+    image = engine.inspect_image(fixture_image("jupyterlab", "img-reserved-optml"))
+    calls: list[str] = []
+    first = scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls))
+    second = scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls))
+    assert calls == [image["Id"]]
+    _same(first, second)
+    assert any(layer.whiteouts for layer in second.layers) or any(e.path.startswith("/opt/ml/")
+                                                                   for _, e in second.every_entry())
+    # Other wanted files: another entry.
+    scan_cache.cached_scan(image["Id"], WANT | {"/etc/group"}, _real_scan(image, engine, calls))
+    assert len(calls) == 2
+
+
+def test_a_corrupt_entry_or_a_turned_off_cache_scans_again(cache: Path, fixture_image: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DockerEngine("test-scan-cache")
+    image = engine.inspect_image(fixture_image("processing", "conforming"))
+    calls: list[str] = []
+    first = scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls))
+    for entry in cache.glob("*.json"):
+        entry.write_text(entry.read_text()[:1000])
+    _same(scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls)), first)
+    assert len(calls) == 2
+    monkeypatch.setenv("SMCONFORM_SCAN_CACHE", "")
+    _same(scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls)), first)
+    _same(scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls)), first)
+    assert len(calls) == 4
+
+
+def test_the_cache_keeps_only_the_newest_entries(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan_cache, "KEEP", 3)
+    empty = LayerScan(layers=[], contents={}, config={})
+    for index in range(6):
+        scan_cache.cached_scan(f"sha256:{index:064x}", WANT, lambda: empty)
+    assert len(list(cache.glob("*.json"))) == 3
+    assert list(cache.glob(".entry-*")) == []
+
+
+def test_a_cached_scan_gives_the_same_verdicts(cache: Path, fixture_image: Any, run_suite: Any) -> None:
+    image = fixture_image("jupyterlab", "img-reserved-optml")
+    cold = run_suite("jupyterlab", image, "-k", "IMG-RESERVED or JL-UID or JL-GID")
+    assert len(list(cache.glob("*.json"))) == 1
+    warm = run_suite("jupyterlab", image, "-k", "IMG-RESERVED or JL-UID or JL-GID")
+
+    def verdicts(run: Any) -> dict[str, tuple[str, str]]:
+        # Static verdicts word for word; a launched one names the app's pid, which differs run to run.
+        return {r["id"]: (r["outcome"], r["message"] if r["id"].startswith("IMG-") else "")
+                for r in run.report["results"]}
+
+    assert verdicts(cold) == verdicts(warm)
+    assert verdicts(warm)["IMG-RESERVED-OPTML"][0] == "failed"
+    assert verdicts(warm)["JL-UID"][0] == "passed"

@@ -1,0 +1,119 @@
+"""The parsed-spec cache: a hit gives the same documents and lines without parsing; anything
+changed, corrupt or invalid is parsed (and reported) as if there were no cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_smconform.checks import known_kinds
+from pytest_smconform.errors import SpecError
+from pytest_smconform.platform import known_platforms
+from pytest_smconform.spec import loader
+from pytest_smconform.spec.loader import SpecSet, shipped_spec_files
+from pytest_smconform.spec.yamlpos import load_located
+
+pytestmark = pytest.mark.unit
+
+USER_SPEC = """\
+schema: smconform-spec/1
+profile: mine
+extends: jupyterlab
+requirements:
+  - id: MY-WORKDIR
+    level: SHOULD
+    rule: the working directory is the user's home
+    how: [static]
+    check: workdir-under
+    with: {path: /home}
+"""
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("SMCONFORM_SPEC_CACHE", str(directory))
+    return directory
+
+
+def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    parsed: list[Path] = []
+    def counting(path: Path) -> Any:
+        parsed.append(path)
+        return load_located(path)
+
+    monkeypatch.setattr(loader, "load_located", counting)
+    return parsed
+
+
+def _summary(specs: SpecSet) -> list[tuple[str, Any, dict[Any, int]]]:
+    return [(str(doc.located.path), doc.located.data, doc.located.lines) for doc in specs.docs]
+
+
+def test_a_hit_gives_the_same_documents_and_lines_without_parsing(cache: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    first = SpecSet(shipped_spec_files())
+    assert len(list(cache.glob("*.json"))) == len(shipped_spec_files())
+    parsed = _no_parsing(monkeypatch)
+    second = SpecSet(shipped_spec_files())
+    assert parsed == []
+    assert _summary(second) == _summary(first)
+    profile = second.resolve("jupyterlab", {}, known_kinds(), known_platforms())
+    assert "JL-HEALTH" in {r.id for r in profile.requirements}
+
+
+def test_a_changed_file_is_parsed_again(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(USER_SPEC)
+    SpecSet([*shipped_spec_files(), mine])
+    mine.write_text(USER_SPEC.replace("level: SHOULD", "level: MUST"))
+    parsed = _no_parsing(monkeypatch)
+    specs = SpecSet([*shipped_spec_files(), mine])
+    assert parsed == [mine]
+    profile = specs.resolve("mine", {}, known_kinds(), known_platforms())
+    assert next(r for r in profile.requirements if r.id == "MY-WORKDIR").level == "MUST"
+
+
+def test_a_corrupt_entry_is_a_miss(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(USER_SPEC)
+    first = SpecSet([*shipped_spec_files(), mine])
+    for entry in cache.glob("*.json"):
+        entry.write_text('{"data": {"profile": "mine"}, "lines": [[')
+    parsed = _no_parsing(monkeypatch)
+    again = SpecSet([*shipped_spec_files(), mine])
+    assert parsed == [*shipped_spec_files(), mine]
+    assert _summary(again) == _summary(first)
+
+
+def test_an_invalid_spec_is_never_stored_and_is_reported_every_time(cache: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(USER_SPEC.replace("level: SHOULD", "level: OFTEN"))
+    for _ in range(2):
+        with pytest.raises(SpecError) as info:
+            SpecSet([bad])
+        assert any(problem.startswith(f"{bad}:6:") and "level" in problem for problem in info.value.problems)
+    assert list(cache.glob("*.json")) == []
+
+
+def test_an_unusable_cache_directory_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("SMCONFORM_SPEC_CACHE", str(blocker / "cache"))
+    parsed = _no_parsing(monkeypatch)
+    specs = SpecSet(shipped_spec_files())
+    assert len(parsed) == len(shipped_spec_files())
+    monkeypatch.setenv("SMCONFORM_SPEC_CACHE", "")  # empty: no cache
+    assert _summary(SpecSet(shipped_spec_files())) == _summary(specs)
+
+
+def test_a_run_with_every_spec_cached_does_not_import_the_validator(cache: Path) -> None:
+    probe = ("import sys; from pytest_smconform.spec.loader import SpecSet, shipped_spec_files; "
+             "SpecSet(shipped_spec_files()); print('jsonschema' in sys.modules)")
+    outputs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+               for _ in range(2)]
+    assert [out.strip() for out in outputs] == ["True", "False"]
