@@ -24,14 +24,18 @@ class SuiteRun:
     tail: str
 
 
-def run_suite(profile: str, image: str | None, extra: list[str], source: Path | None = None) -> SuiteRun:
+def run_suite(profile: str, image: str | None, extra: list[str], source: Path | None = None,
+              cold: bool = False) -> SuiteRun:
     """A whole `pytest --smconform=PROFILE IMAGE` in a fresh process, timed, with its memory peak.
 
-    `source`: a checkout whose pytest_smconform to run instead of the installed one (before/after)."""
+    `source`: a checkout whose pytest_smconform to run instead of the installed one (before/after).
+    `cold`: with empty spec and layer-scan caches of its own (a first run on a new machine or image)."""
     env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = str(source)
     with tempfile.TemporaryDirectory() as tmp:
+        if cold:
+            env["SMCONFORM_SPEC_CACHE"], env["SMCONFORM_SCAN_CACHE"] = f"{tmp}/specs", f"{tmp}/layers"
         report, out = Path(tmp) / "r.json", Path(tmp) / "out.txt"
         argv = [sys.executable, "-m", "pytest", f"--smconform={profile}", *([image] if image else []), "-q",
                 "-p", "no:cacheprovider", f"--smconform-report={report}", *extra]
@@ -51,8 +55,8 @@ class RunFailed(Exception):
 
 
 def suite_seconds(profile: str, image: str, extra: list[str], want: str = "conformant",
-                  source: Path | None = None) -> float:
-    run = run_suite(profile, image, extra, source)
+                  source: Path | None = None, cold: bool = False) -> float:
+    run = run_suite(profile, image, extra, source, cold)
     if run.returncode not in (0, 1) or run.verdict != want:
         raise RunFailed(f"the {profile} run gave {run.verdict} (exit {run.returncode}), not {want}:\n{run.tail}")
     return run.seconds

@@ -5,6 +5,7 @@ docker SDK (bench/floors.py says what each holds). Suite: a whole `pytest --smco
 IMAGE` in a fresh process. Floors and suites are interleaved run by run; medians and ratios.
 
     python bench/profiles.py [--profiles jupyterlab,processing] [--runs N] [--json PATH] [--before CHECKOUT]
+                             [--cache warm|cold|both]
 
 --before CHECKOUT runs the suite of another checkout too (its own floor measured beside it), so a
 change is judged in one run, under the same load.
@@ -19,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 import floors
-from compare import compare_many, suite_seconds
+from compare import compare_many, run_suite, suite_seconds
 
 PROFILES = ["jupyterlab", "kernelgateway", "processing", "local-mode", "spaces"]
 EXTRA = {"local-mode": ["--smconform-allow-engine-socket"]}
@@ -36,6 +37,9 @@ def main() -> None:
                         help="also run the suite from this checkout (e.g. a `git worktree` of main), same floors")
     parser.add_argument("--after", type=Path, default=None, metavar="CHECKOUT",
                         help="run the suite from this checkout instead of the installed one")
+    parser.add_argument("--cache", choices=["warm", "cold", "both"], default="both",
+                        help="suite runs with the spec and layer-scan caches primed (warm: a repeated run of an "
+                             "image), empty (cold: a first run), or both as separate rows (default)")
     args = parser.parse_args()
     cases: dict[str, tuple[Callable[[], float], Callable[[], float]]] = {}
     for profile in args.profiles.split(","):
@@ -44,7 +48,13 @@ def main() -> None:
         floor = partial(floors.timed, floors.FLOORS[profile](image))
         if args.before is not None:
             cases[f"{profile} before"] = (floor, partial(suite_seconds, profile, image, extra, source=args.before))
-        cases[profile] = (floor, partial(suite_seconds, profile, image, extra, source=args.after))
+        if args.cache in ("warm", "both"):
+            # One untimed run primes the caches, as any earlier run of this image would have.
+            run_suite(profile, image, extra, args.after)
+            cases[profile] = (floor, partial(suite_seconds, profile, image, extra, source=args.after))
+        if args.cache in ("cold", "both"):
+            cases[f"{profile} cold"] = (floor, partial(suite_seconds, profile, image, extra, source=args.after,
+                                                        cold=True))
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     compare_many(cases, args.runs, args.json)
 

@@ -175,7 +175,8 @@ class RunContext:
                 future = self._once[key] = self._pool.submit(work)
             return future
 
-    def probe(self, container_id: str, argv: list[str], user: str = "") -> tuple[int | None, str]:
+    def probe(self, container_id: str, argv: list[str], user: str = "",
+              timeout: float = 30.0) -> tuple[int | None, str]:
         """`engine.exec_run` of a probe, once per container, command and user.
 
         A prewarm hook can start it as soon as the container is up; the check then gets the
@@ -183,7 +184,7 @@ class RunContext:
         container as they found it (a read; a file created and removed).
         """
         key = "probe\0" + "\0".join([container_id, user, *argv])
-        return self.once(key, lambda: self.engine.exec_run(container_id, argv, user=user)).result()
+        return self.once(key, lambda: self.engine.exec_run(container_id, argv, user=user, timeout=timeout)).result()
 
     def launch(self, name: str, variant: Variant | None = None) -> Launch:
         """The launch, once it is ready or has failed; says what it waits for every few seconds."""

@@ -10,6 +10,7 @@ from the running container.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -76,8 +77,11 @@ def discover(ctx: RunContext, launch: Launch) -> Discovery:
             paths = {p for p in paths if not p.startswith(hidden)}
         found = Discovery(python, prefix, problem)
         found.locations = locate_kernels(paths, image_env(ctx).get("JUPYTER_PATH", ""), prefix)
-        for loc in found.locations:
-            raw = ctx.engine.read_file(launch.container_id, f"{loc.directory}/kernel.json")
+        # Every kernel.json at once: each read is a round trip to the engine.
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(found.locations)))) as pool:
+            raws = list(pool.map(lambda loc: ctx.engine.read_file(launch.container_id, f"{loc.directory}/kernel.json"),
+                                 found.locations))
+        for loc, raw in zip(found.locations, raws, strict=True):
             if raw is None:
                 found.broken[loc.name] = f"{loc.directory}/kernel.json cannot be read"
                 continue

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -197,6 +198,16 @@ def _connection_file(ctx: RunContext, launch: Launch, cfg: AppImageConfig, index
     raise EngineError("no /tmp or /opt/ml to hold the kernel's connection file")
 
 
+def connection_for(ctx: RunContext, launch: Launch, cfg: AppImageConfig, index: int) -> Future[tuple[str, str]]:
+    """(key, path) of kernel `index`'s connection file, written once per launch; started early, it is
+    in place while the kernelspecs are still being discovered."""
+    def write() -> tuple[str, str]:
+        key = uuid.uuid4().hex
+        return key, _connection_file(ctx, launch, cfg, index, key)
+
+    return ctx.once(f"kg-connection\0{launch.container_id}\0{index}", write)
+
+
 def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, timeout: float) -> KernelRun:
     cfg = declared_config(ctx)
     run = KernelRun(spec.name, language=spec.language)
@@ -204,9 +215,8 @@ def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, 
     if ports["shell"] not in launch.host_ports:
         run.problem = "the kernel's shell port was not published"
         return run
-    key = uuid.uuid4().hex
     started = time.monotonic()
-    connection_file = _connection_file(ctx, launch, cfg, index, key)
+    key, connection_file = connection_for(ctx, launch, cfg, index).result()
     argv = kernel_argv(spec, connection_file)
     env = kernel_env(spec, image_env(ctx).get("PATH", "/usr/local/bin:/usr/bin:/bin"))
     exec_id, stream = ctx.engine.exec_stream(launch.container_id, argv, user=f"{cfg.uid}:{cfg.gid}",
@@ -308,6 +318,8 @@ def kernel_runs(ctx: RunContext, launch: Launch, timeout: float) -> dict[str, Ke
         if isinstance(cached, dict):
             return cached
         cfg = declared_config(ctx)
+        for index in range(len(cfg.kernel_names)):
+            connection_for(ctx, launch, cfg, index)
         found = discover(ctx, launch)
         runs: dict[str, KernelRun] = {}
         for index, name in enumerate(cfg.kernel_names):

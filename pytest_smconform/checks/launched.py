@@ -60,17 +60,22 @@ def run_as(ctx: RunContext, launch: Launch, proc: AppProcess, script: str) -> tu
     return ctx.probe(launch.container_id, ["sh", "-c", script], user=f"{proc.info.euid}:{proc.info.egid}")
 
 
-def when_up(ctx: RunContext, req: Requirement, probes: Callable[[Launch], object]) -> None:
-    """Run probes on the run's pool as soon as the requirement's launch is up, beside the other checks.
+def when_up(ctx: RunContext, req: Requirement, probes: Callable[[Launch], object], ready: bool = False) -> None:
+    """Run probes on the run's pool as soon as the requirement's launch is up (`ready`: ready), beside
+    the other checks.
 
     Everything runs in the background: a problem here is met again, and reported, by the check.
     """
     def run() -> None:
         launch = ctx.launch(req.launch or "")
-        if launch.is_up:
+        if launch.ready_at is not None or (launch.is_up and not ready):
             probes(launch)
 
     ctx.background(run)
+
+
+def when_ready(ctx: RunContext, req: Requirement, probes: Callable[[Launch], object]) -> None:
+    when_up(ctx, req, probes, ready=True)
 
 
 def no_shell(code: int | None, output: str) -> bool:

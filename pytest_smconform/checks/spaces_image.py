@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,8 @@ from ..model.spaces_idle import (
 from ..platform.readiness import exited
 from ..platform.spaces import shape_for
 from ..verdicts import Blocked, ContractViolation, NotApplicable
-from . import check_kind
+from . import check_kind, prewarm_for
+from .launched import when_ready
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -93,6 +94,26 @@ def _loopback(address: str) -> bool:
 # -- SP-FSGROUP ---------------------------------------------------------------------------------------
 
 
+def _fsgroup_probe(ctx: RunContext, mount_path: str) -> tuple[str, list[str]]:
+    """The file the app's user creates in the volume (named by the run: nothing of the image's), and how."""
+    target = f"{mount_path.rstrip('/')}/.smconform-fsgroup-{ctx.run_id.rsplit('-', 1)[-1]}"
+    return target, ["sh", "-c", 'touch "$1" && id -u && rm -f "$1"', "sh", target]
+
+
+@prewarm_for("spaces-fsgroup")
+def fsgroup_probe_early(ctx: RunContext, req: Requirement) -> None:
+    def probes(launch: Launch) -> object:
+        return ctx.probe(launch.container_id, _fsgroup_probe(ctx, shape_for(ctx).mount_path)[1])
+
+    when_ready(ctx, req, probes)
+
+
+@prewarm_for("spaces-tools")
+def tools_probe_early(ctx: RunContext, req: Requirement) -> None:
+    tools = sorted({str(t) for group in req.params.get("groups") or [] for t in group})
+    when_ready(ctx, req, lambda launch: tools_present(ctx, req, tools))
+
+
 @check_kind("spaces-fsgroup")
 def spaces_fsgroup(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     _need_image(ctx)
@@ -111,10 +132,8 @@ def spaces_fsgroup(ctx: RunContext, req: Requirement, params: dict[str, Any]) ->
                  "volume hides)") if culprit == req.id else ""
         raise ContractViolation(f"the app starting when launched as the pod runs it ({how})",
                                 f"{launch.ready_error}{cause}", launch_name=launch.plan.name)
-    probe = f".smconform-fsgroup-{uuid.uuid4().hex[:8]}"
-    target = f"{shape.mount_path.rstrip('/')}/{probe}"
-    code, output = ctx.engine.exec_run(
-        launch.container_id, ["sh", "-c", 'touch "$1" && id -u && rm -f "$1"', "sh", target])
+    target, argv = _fsgroup_probe(ctx, shape.mount_path)
+    code, output = ctx.probe(launch.container_id, argv)
     if code is None or (code in (126, 127) and any(s in output.lower() for s in NOT_FOUND)):
         raise Blocked(f"cannot run a shell in the container to test the volume: {output.strip()[:200]}")
     if code != 0:
@@ -135,9 +154,12 @@ def tools_present(ctx: RunContext, req: Requirement, tools: list[str]) -> dict[s
         missing = [t for t in tools if t not in known]
     if missing:
         container = _exec_target(ctx, req)
-        for tool in missing:
-            flag = "-v" if tool == "unzip" else "--version"
-            code, output = ctx.engine.exec_run(container, [tool, flag], timeout=15)
+        # One `docker exec` per tool, all at once (each is a round trip through the runtime).
+        with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            answers = list(pool.map(
+                lambda tool: ctx.probe(container, [tool, "-v" if tool == "unzip" else "--version"], timeout=15),
+                missing))
+        for tool, (code, output) in zip(missing, answers, strict=True):
             if code is None and "is not running" in output:
                 raise Blocked(f"the container stopped while its tools were probed: {output[:200]}")
             absent = code in (126, 127) or code is None or any(s in output.lower() for s in NOT_FOUND)

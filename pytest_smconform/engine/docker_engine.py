@@ -242,6 +242,10 @@ class DockerEngine:
     def kill(self, container_id: str, signal: str) -> None:
         self.api.kill(container_id, signal=signal)
 
+    def remove_container(self, container_id: str) -> bool:
+        """Force-remove a container by id (one the image started itself, e.g. through the engine socket)."""
+        return bool(_quietly(self.api.remove_container, container_id, force=True, v=True))
+
     def remove(self, launch: Launch) -> None:
         try:
             self.api.remove_container(launch.container_id, force=True, v=True)
