@@ -117,10 +117,10 @@ def answers(url: str, ok: Callable[[int], bool] = lambda code: code == 200) -> C
     return check
 
 
-def concurrently(*work: Callable[[], None]) -> None:
+def concurrently(*work: Callable[[], object]) -> None:
     errors: list[BaseException] = []
 
-    def guard(w: Callable[[], None]) -> Callable[[], None]:
+    def guard(w: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
             try:
                 w()
@@ -304,13 +304,19 @@ def local_mode(image: str) -> Callable[[Floor], None]:
 def spaces(image: str) -> Callable[[Floor], None]:
     """The workspace pod's container (the image's own command, an empty volume owned by fsGroup 1000 at the
     mount path, the HyperPod access-strategy variables, 8888 on 127.0.0.1), polled until port 8888
-    answers HTTP; removed."""
+    answers HTTP; then, concurrently, the probes the operator runs inside it with podExec: `curl` of the
+    idle endpoint (SP-CURL, SP-IDLE-ENDPOINT), `unzip`, `tar` and `gzip` (SP-REMOTE-DEPS), and a file
+    created in the volume by the app's user (SP-FSGROUP); removed."""
     def body(f: Floor) -> None:
         home = f.volume("size=2g,uid=1000,gid=1000,mode=2775")
         cid = f.create(image, {"/home/sagemaker-user": home}, [8888],
                        environment={"WORKSPACE_APP_TYPE": "jupyterlab", "WORKSPACE_NAME": "smconform"})
         f.api.start(cid)
         until(answers(f"http://127.0.0.1:{f.host_port(cid, 8888)}/", lambda code: code < 500))
+        probe = "/home/sagemaker-user/.floor"
+        probes = [["curl", "-s", "http://localhost:8888/api/idle"], ["unzip", "-v"], ["tar", "--version"],
+                  ["gzip", "--version"], ["sh", "-c", f"touch {probe} && rm {probe}"]]
+        concurrently(*[partial(f.exec, cid, argv) for argv in probes])
     return body
 
 

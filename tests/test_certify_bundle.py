@@ -194,3 +194,25 @@ def test_the_html_summary_renders_in_a_real_browser(bundle: Path, tmp_path: Path
     assert sum(1 for px in inside if min(px) > 240) > 200
     for other in ("not-conformant", "incomplete"):
         assert not shot.matching(_hex(VERDICT_COLOURS[other]), tolerance=2)
+
+
+def test_a_processing_bundle_keeps_the_log_of_every_job_container(tmp_path: Path, fixture_image: object) -> None:
+    """Processing jobs run outside the launches (the job emulator): their containers' logs are kept too."""
+    assert callable(fixture_image)
+    target = tmp_path / "bundle"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--smconform=processing",
+         fixture_image("processing", "conforming"), f"--smconform-certify={target}", "-k", "PR-DEFAULT-RUN"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert f"certification bundle: {target}" in result.stdout, result.stdout[-3000:]
+    report = json.loads((target / layout.REPORT).read_text())
+    env = json.loads((target / layout.ENVIRONMENT).read_text())
+    job = next(job for job in report["jobs"] if job["scenario"] == "default")
+    container = job["containers"][0]["container"]
+    logs = {Path(rel).name: (target / rel).read_text() for rel in env["images"][0]["logs"]}
+    default = [text for name, text in logs.items() if "-job_default_algo-1-" in name]
+    assert len(default) == 1, sorted(logs)
+    lines = default[0].splitlines()
+    assert lines[0] == f"# launch job default algo-1, container {container}"
+    assert any(line.startswith("#   docker create ") for line in lines)
+    assert any("algo-1 (rank 0 of 1)" in line for line in lines if not line.startswith("#"))

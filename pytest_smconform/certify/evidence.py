@@ -72,5 +72,17 @@ def gather(ctx: RunContext) -> dict[str, Any]:
     except SmconformError as exc:
         out["error"] = str(exc)
         live = []
-    out["logs"] = [*ctx.memo.get(_DISCARDED, []), *live]
+    out["logs"] = [*ctx.memo.get(_DISCARDED, []), *live, *_job_logs(ctx)]
+    return out
+
+
+def _job_logs(ctx: RunContext) -> list[dict[str, Any]]:
+    """The containers of processing jobs (run and removed by the job emulator, not launches): their
+    log tails as the job observed them, secrets masked, with the commands that reproduce the job."""
+    out = []
+    for job in list(ctx.report_sections.get("jobs") or []):
+        for container in job.get("containers") or []:
+            out.append({"launch": f"job {job.get('scenario')} {container.get('host')}",
+                        "container": container.get("container") or str(job.get("job_name"))[-12:],
+                        "command": job.get("reproduce") or "", "lines": list(container.get("log_tail") or [])})
     return out

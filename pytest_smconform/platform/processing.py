@@ -188,7 +188,8 @@ class JobResult:
             "exit_message_warnings": list(self.exit_message.warnings),
             "duration_seconds": round(self.duration, 2),
             "containers": [{
-                "host": c.host, "hostname": c.hostname, "argv": c.argv, "exit_code": c.exit_code,
+                "host": c.host, "container": (c.container_id or "")[:12], "hostname": c.hostname, "argv": c.argv,
+                "exit_code": c.exit_code,
                 "start_error": c.start_error, "oom_killed": c.oom_killed, "killed": c.killed,
                 "message_bytes": None if c.message is None else len(c.message),
                 "log_tail": [model.mask_secrets(line) for line in c.log_tail],
