@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +53,31 @@ def write_entry(directory: Path | None, key: str, text: str, keep: int | None = 
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".entry-", suffix=".tmp")
     except OSError:
         return
+    replaced = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, directory / f"{key}.json")
+        replaced = True
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return
+    finally:
+        if not replaced:  # also on Ctrl-C in the middle of the write
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
     if keep is not None:
-        with contextlib.suppress(OSError):
-            entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in entries[keep:]:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+        _prune(directory, keep)
+
+
+STALE_TEMPORARY = 600.0  # seconds: a temporary entry this old belongs to a run that was killed
+
+
+def _prune(directory: Path, keep: int) -> None:
+    """All but the newest `keep` entries go, and temporary files that killed runs left behind."""
+    with contextlib.suppress(OSError):
+        entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        now = time.time()
+        stale = [t for t in directory.glob(".entry-*.tmp") if now - t.stat().st_mtime > STALE_TEMPORARY]
+        for old in [*entries[keep:], *stale]:
+            with contextlib.suppress(OSError):
+                old.unlink()

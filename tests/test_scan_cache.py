@@ -92,3 +92,41 @@ def test_a_cached_scan_gives_the_same_verdicts(cache: Path, fixture_image: Any, 
     assert verdicts(cold) == verdicts(warm)
     assert verdicts(warm)["IMG-RESERVED-OPTML"][0] == "failed"
     assert verdicts(warm)["JL-UID"][0] == "passed"
+
+
+def test_a_killed_writer_leaves_no_temporary_file_for_long(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import time
+
+    from pytest_smconform import cachefiles
+
+    real_fdopen = os.fdopen
+
+    class Interrupted:
+        """The file the entry is written to; Ctrl-C arrives in the middle of the write."""
+
+        def __init__(self, fd: int, *args: Any, **kwargs: Any) -> None:
+            self.handle = real_fdopen(fd, *args, **kwargs)
+
+        def __enter__(self) -> Interrupted:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def write(self, text: str) -> int:
+            self.handle.write(text[:1])
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("pytest_smconform.cachefiles.os.fdopen", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cachefiles.write_entry(cache, "k", "{}")
+    monkeypatch.undo()
+    assert list(cache.glob(".entry-*")) == []
+    # One a SIGKILLed run left (no chance to clean up) goes with the next write once it is stale.
+    left = cache / ".entry-killed.tmp"
+    left.write_text("{")
+    old = time.time() - cachefiles.STALE_TEMPORARY - 1
+    os.utime(left, (old, old))
+    cachefiles.write_entry(cache, "k2", "{}", keep=16)
+    assert not left.exists() and (cache / "k2.json").exists()
