@@ -7,6 +7,7 @@ run (xdist workers, a tox matrix) reads a whole entry or none. Every failure is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -32,6 +33,13 @@ def key_of(*parts: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+@functools.cache
+def code_version(directory: Path, names: tuple[str, ...]) -> bytes:
+    """The digest of the source files that produce an entry (read once per process): a change to
+    that code must never hit an entry the old code wrote."""
+    return key_of(*((directory / name).read_bytes() for name in names)).encode()
 
 
 def read_entry(directory: Path | None, key: str) -> Any:

@@ -15,7 +15,7 @@ from . import check_kind, prewarm_for
 from .judge import fmt_list
 from .kernelgateway_discovery import discover
 from .kernelgateway_kernels import KernelRun, kernel_runs
-from .launched import no_shell, timed_stop, when_up
+from .launched import no_shell, timed_stop, when_ready
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -88,12 +88,7 @@ def _fixed_by_image_home(ctx: RunContext, req: Requirement, params: dict[str, An
 @prewarm_for("kg-override")
 def start_kernels_early(ctx: RunContext, req: Requirement) -> None:
     """Start the declared kernels as soon as the launch is ready, beside the static checks that run first."""
-    def start() -> None:
-        launch = ctx.launch(req.launch or "")
-        if launch.ready_at is not None:
-            kernel_runs(ctx, launch, _timeout(req.params))
-
-    ctx.background(start)
+    when_ready(ctx, req, lambda launch: kernel_runs(ctx, launch, _timeout(req.params)))
 
 
 @check_kind("kg-override")
@@ -222,7 +217,7 @@ def read_metadata_early(ctx: RunContext, req: Requirement) -> None:
         argv = _metadata_reads(str(req.params["path"]))[0]
         return ctx.probe(launch.container_id, argv, user=f"{cfg.uid}:{cfg.gid}")
 
-    when_up(ctx, req, probes)
+    when_ready(ctx, req, probes)
 
 
 @check_kind("kg-metadata")
@@ -252,7 +247,7 @@ def ask_user_ids_early(ctx: RunContext, req: Requirement) -> None:
         user = str(ctx.image_config().get("User") or "") or "0:0"
         return [ctx.probe(launch.container_id, ["id", flag], user=user) for flag in ("-u", "-g")]
 
-    when_up(ctx, req, probes)
+    when_ready(ctx, req, probes)
 
 
 def _image_user_at_run(ctx: RunContext, launch: Launch, user: str) -> tuple[int, int] | None:

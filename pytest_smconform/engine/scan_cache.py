@@ -30,8 +30,7 @@ def cache_dir() -> Path | None:
 
 
 def entry_key(image_id: str, wanted: set[str]) -> str:
-    here = Path(__file__).parent
-    scanner = b"".join((here / name).read_bytes() for name in ("layers.py", "overlay.py", "scan_cache.py"))
+    scanner = cachefiles.code_version(Path(__file__).parent, ("layers.py", "overlay.py", "scan_cache.py"))
     return cachefiles.key_of(str(FORMAT).encode(), scanner, image_id.encode(), "\0".join(sorted(wanted)).encode())
 
 

@@ -25,7 +25,8 @@ def cache_dir() -> Path | None:
 
 
 def entry_key(text: bytes, schema: bytes) -> str:
-    return cachefiles.key_of(str(FORMAT).encode(), _parser_source(), schema, text)
+    parser = cachefiles.code_version(Path(__file__).parent, ("yamlpos.py", "cache.py"))
+    return cachefiles.key_of(str(FORMAT).encode(), parser, schema, text)
 
 
 def load(directory: Path | None, key: str, path: Path) -> Located | None:
@@ -48,9 +49,3 @@ def store(directory: Path | None, key: str, located: Located) -> None:
     except (TypeError, ValueError):
         return
     cachefiles.write_entry(directory, key, text)
-
-
-def _parser_source() -> bytes:
-    """The code that turns a file into a document (a change to it must not hit old entries)."""
-    here = Path(__file__).parent
-    return b"".join((here / name).read_bytes() for name in ("yamlpos.py", "cache.py"))
