@@ -66,7 +66,15 @@ def _run_check(ctx: RunContext, req: Requirement, case: str | None) -> Verdict:
     except SmconformError as exc:
         return Verdict("error", f"could not check: {exc}")
     except Exception as exc:  # a bug in a check must not lose the other verdicts
-        tail = traceback.format_exc(limit=-3).strip().splitlines()[-3:]
+        tail = _last_frames(exc)
         return Verdict("error", f"internal error in check {req.check!r}: {type(exc).__name__}: {exc}",
                        extra={"traceback": tail})
     return Verdict("passed", message)
+
+
+def _last_frames(exc: BaseException, count: int = 3) -> list[str]:
+    """Where a check broke, one line per frame. Not `traceback.format_exc`: on Python 3.11 it parses
+    source lines with the ast module for its carets, which races pytest's own parsing when the
+    check ran on a background thread (see hypothesis_guard)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-count:]
+    return [f"{frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}" for frame in frames]

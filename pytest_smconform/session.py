@@ -16,6 +16,7 @@ from . import __version__
 from .checks import known_kinds
 from .context import RunContext
 from .errors import SmconformError, UsageError
+from .hypothesis_guard import wait_for_hypothesis_work
 from .items import ProfileCollector, RequirementItem
 from .platform import known_platforms
 from .report import WORKER_CRASH_PHASE, build_section, compose_report, mark_crashed, strip_extras, write_report
@@ -252,8 +253,10 @@ class SmconformSession:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self._write_live(line, **_MARKUP.get(_outcome_word(report), {}))
 
+    @pytest.hookimpl(tryfirst=True)  # before the terminal's, which formats the traceback and may fail
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self.interrupted or "KeyboardInterrupt"
+        wait_for_hypothesis_work()  # see hypothesis_guard: pytest's formatting must not race it
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import docker.errors
 
 from ..engine import procfs
+from ..hypothesis_guard import hypothesis_work
 from ..model.studio import ENVIRONMENT_MAX_ITEMS, environment_problems
 from ..platform import Variant
 from ..platform.readiness import app_listener_pid
@@ -44,6 +45,11 @@ def environment_strategy(platform_names: list[str]) -> SearchStrategy[dict[str, 
 
 def planned_examples(ctx: RunContext, req: Requirement) -> list[dict[str, str]]:
     """The run's examples: every platform name set by the user, then Hypothesis' draws."""
+    with hypothesis_work():  # planned on a background thread (see start_examples)
+        return _draw_examples(ctx, req)
+
+
+def _draw_examples(ctx: RunContext, req: Requirement) -> list[dict[str, str]]:
     from hypothesis import HealthCheck, Phase, example, given, settings
     from hypothesis import seed as hypothesis_seed
 

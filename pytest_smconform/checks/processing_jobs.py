@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, UsageError
+from ..hypothesis_guard import hypothesis_work
 from ..model import processing as model
 from ..platform.processing import ContainerRun, JobBook, JobResult, JobSettings, JobVariant, StopPlan, job_book
 from ..verdicts import Blocked, ContractViolation
@@ -90,6 +91,11 @@ ENV_STOP = StopPlan(signal="SIGKILL", after=1.5, grace=0.0)  # observe PID 1, th
 
 def environment_examples(ctx: RunContext, examples: int) -> list[dict[str, str]]:
     """PR-ENVIRONMENT's Environment maps: a tricky explicit one, then Hypothesis's (seeded by the run)."""
+    with hypothesis_work():  # drawn on the prewarm thread as well as the main one
+        return _draw_environments(ctx, examples)
+
+
+def _draw_environments(ctx: RunContext, examples: int) -> list[dict[str, str]]:
     # Imported when used: Hypothesis costs half a second, which must not delay the jobs' start.
     from hypothesis import HealthCheck, Phase, example, given, settings
     from hypothesis import seed as hypothesis_seed
