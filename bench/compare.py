@@ -50,6 +50,25 @@ def run_suite(profile: str, image: str | None, extra: list[str], source: Path | 
         return SuiteRun(took, verdict, int(usage.ru_maxrss), proc.returncode, out.read_text()[-2000:])
 
 
+def compile_suite(*checkouts: Path | None) -> None:
+    """Byte-compile the suite that will be timed, as `pip install` does for an installed package.
+
+    An editable checkout keeps no bytecode for a module changed since its last import when
+    PYTHONDONTWRITEBYTECODE is set (as on the machine these figures come from): every timed run
+    would then compile those modules again, a cost no installed suite has."""
+    import compileall
+    import importlib.util
+
+    for checkout in checkouts or (None,):
+        if checkout is not None:
+            package = checkout / "pytest_smconform"
+        else:
+            spec = importlib.util.find_spec("pytest_smconform")
+            assert spec is not None and spec.origin is not None, "pytest_smconform is not installed"
+            package = Path(spec.origin).parent
+        compileall.compile_dir(str(package), quiet=1)
+
+
 class RunFailed(Exception):
     """A suite run whose verdict was not the expected one: its time is not comparable."""
 

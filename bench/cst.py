@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from compare import compare_many, suite_seconds
+from compare import compare_many, compile_suite, suite_seconds
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_IMAGE = "smconform-fixture/jupyterlab-conforming:latest"
@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    compile_suite()
     binary = cst_binary()
     static = ["-m", "smconform_static and not smconform_run"]
     compare_many({"static checks": (lambda: cst_seconds(binary, args.image),

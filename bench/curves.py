@@ -26,7 +26,7 @@ import tarfile
 import time
 
 import floors
-from compare import run_suite
+from compare import compile_suite, run_suite
 
 FILE_SIZE = 8 << 20
 BENCH_LABEL = "io.smconform.bench=layer-scan"
@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="0.5,1,2,5,10", help="image sizes in GB for `layers`")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    compile_suite()
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
           f"this process's own peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
     if args.curve == "fuzz":

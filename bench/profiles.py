@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 import floors
-from compare import compare_many, run_suite, suite_seconds
+from compare import compare_many, compile_suite, run_suite, suite_seconds
 
 PROFILES = ["jupyterlab", "kernelgateway", "processing", "local-mode", "spaces"]
 EXTRA = {"local-mode": ["--smconform-allow-engine-socket"]}
@@ -41,6 +41,7 @@ def main() -> None:
                         help="suite runs with the spec and layer-scan caches primed (warm: a repeated run of an "
                              "image), empty (cold: a first run), or both as separate rows (default)")
     args = parser.parse_args()
+    compile_suite(args.after, *([args.before] if args.before else []))
     cases: dict[str, tuple[Callable[[], float], Callable[[], float]]] = {}
     for profile in args.profiles.split(","):
         image = f"smconform-fixture/{profile}-conforming:latest"

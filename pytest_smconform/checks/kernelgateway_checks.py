@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
@@ -245,19 +246,20 @@ def kg_metadata(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
 def ask_user_ids_early(ctx: RunContext, req: Requirement) -> None:
     def probes(launch: Launch) -> object:
         user = str(ctx.image_config().get("User") or "") or "0:0"
-        return [ctx.probe(launch.container_id, ["id", flag], user=user) for flag in ("-u", "-g")]
+        return ctx.probe(launch.container_id, ["id"], user=user)
 
     when_ready(ctx, req, probes)
 
 
+# `id` as coreutils and busybox print it: uid=1000(name) gid=100(group) groups=...
+_ID_OUTPUT = re.compile(r"\buid=(\d+)\b.*?\bgid=(\d+)\b")
+
+
 def _image_user_at_run(ctx: RunContext, launch: Launch, user: str) -> tuple[int, int] | None:
-    ids = []
-    for flag in ("-u", "-g"):
-        code, output = ctx.probe(launch.container_id, ["id", flag], user=user or "0:0")
-        if code != 0 or not output.strip().isdigit():
-            return None
-        ids.append(int(output.strip()))
-    return ids[0], ids[1]
+    """The UID/GID the engine gives a process run as the image's USER (one exec: each costs the engine)."""
+    code, output = ctx.probe(launch.container_id, ["id"], user=user or "0:0")
+    found = _ID_OUTPUT.search(output) if code == 0 else None
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 @check_kind("kg-user-ids")

@@ -10,7 +10,7 @@ from the running container.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,10 +63,11 @@ def find_sys_prefix(ctx: RunContext, launch: Launch, cfg: AppImageConfig) -> tup
     return None, None, "; ".join(problems)
 
 
-def discover(ctx: RunContext, launch: Launch) -> Discovery:
-    """Kernelspecs of the launched container (computed once per launch)."""
+def locate(ctx: RunContext, launch: Launch) -> Discovery:
+    """sys.prefix and the kernelspec directories of the launched container, their kernel.json reads
+    started (computed once per launch; `discover` waits for the reads)."""
     with _LOCK:
-        cached = launch.ready_detail.get("kg_discovery")
+        cached = launch.ready_detail.get("kg_locations")
         if isinstance(cached, Discovery):
             return cached
         cfg = declared_config(ctx)
@@ -77,17 +78,42 @@ def discover(ctx: RunContext, launch: Launch) -> Discovery:
             paths = {p for p in paths if not p.startswith(hidden)}
         found = Discovery(python, prefix, problem)
         found.locations = locate_kernels(paths, image_env(ctx).get("JUPYTER_PATH", ""), prefix)
-        # Every kernel.json at once: each read is a round trip to the engine.
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(found.locations)))) as pool:
-            raws = list(pool.map(lambda loc: ctx.engine.read_file(launch.container_id, f"{loc.directory}/kernel.json"),
-                                 found.locations))
-        for loc, raw in zip(found.locations, raws, strict=True):
-            if raw is None:
-                found.broken[loc.name] = f"{loc.directory}/kernel.json cannot be read"
-                continue
-            try:
-                found.specs[loc.name] = parse_kernelspec(loc, raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                found.broken[loc.name] = f"{loc.directory}/kernel.json: {exc}"
+        for loc in found.locations:  # every read at once: each is a round trip to the engine
+            _kernel_json(ctx, launch, loc)
+        launch.ready_detail["kg_locations"] = found
+        return found
+
+
+def _kernel_json(ctx: RunContext, launch: Launch, loc: KernelLocation) -> Future[bytes | None]:
+    path = f"{loc.directory}/kernel.json"
+    return ctx.once(f"kg-kernel.json\0{launch.container_id}\0{path}",
+                    lambda: ctx.engine.read_file(launch.container_id, path))
+
+
+def kernelspec(ctx: RunContext, launch: Launch, loc: KernelLocation) -> KernelSpec | str:
+    """The parsed kernelspec at `loc`, or why its kernel.json is unusable (waits for that read only)."""
+    raw = _kernel_json(ctx, launch, loc).result()
+    if raw is None:
+        return f"{loc.directory}/kernel.json cannot be read"
+    try:
+        return parse_kernelspec(loc, raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"{loc.directory}/kernel.json: {exc}"
+
+
+def discover(ctx: RunContext, launch: Launch) -> Discovery:
+    """Kernelspecs of the launched container, every kernel.json read (computed once per launch)."""
+    located = locate(ctx, launch)
+    with _LOCK:
+        cached = launch.ready_detail.get("kg_discovery")
+        if isinstance(cached, Discovery):
+            return cached
+        found = Discovery(located.python, located.sys_prefix, located.python_problem, list(located.locations))
+        for loc in found.locations:
+            spec = kernelspec(ctx, launch, loc)
+            if isinstance(spec, str):
+                found.broken[loc.name] = spec
+            else:
+                found.specs[loc.name] = spec
         launch.ready_detail["kg_discovery"] = found
         return found

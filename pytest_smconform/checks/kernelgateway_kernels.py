@@ -41,7 +41,7 @@ from ..model.jupyter_wire import (
 from ..model.kernelgateway import AppImageConfig, KernelSpec, is_python, kernel_argv, kernel_env
 from ..platform.kernelgateway import declared_config, kernel_ports
 from ..platform.readiness import init_process, poll, same_process
-from .kernelgateway_discovery import discover, image_env
+from .kernelgateway_discovery import image_env, kernelspec, locate
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -320,12 +320,13 @@ def kernel_runs(ctx: RunContext, launch: Launch, timeout: float) -> dict[str, Ke
         cfg = declared_config(ctx)
         for index in range(len(cfg.kernel_names)):
             connection_for(ctx, launch, cfg, index)
-        found = discover(ctx, launch)
+        # Each kernel starts once its own kernel.json is read, not once every kernelspec is.
+        where = {loc.name: loc for loc in locate(ctx, launch).locations}
         runs: dict[str, KernelRun] = {}
         for index, name in enumerate(cfg.kernel_names):
-            spec = found.specs.get(name)
-            if spec is None:
-                runs[name] = KernelRun(name, problem=found.broken.get(name, "no kernelspec of that name"))
+            spec = kernelspec(ctx, launch, where[name]) if name in where else "no kernelspec of that name"
+            if isinstance(spec, str):
+                runs[name] = KernelRun(name, problem=spec)
                 continue
             runs[name] = start_kernel(ctx, launch, spec, index, timeout)
         launch.ready_detail["kg_kernels"] = runs

@@ -23,7 +23,7 @@ from ..model.jupyter_wire import CHANNELS
 from ..model.kernelgateway import AppImageConfig, ConfigError, KernelDecl, find_program, resolve_path
 from ..model.studio import resource_metadata
 from . import PlatformLauncher, Variant, param, register
-from .readiness import exited, poll
+from .readiness import INIT_PID, exited, poll
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -144,8 +144,13 @@ def metadata_file(ctx: RunContext, decl: LaunchDecl) -> FileDrop:
 
 def wait_kernelgateway(ctx: RunContext, launch: Launch, decl: LaunchDecl, variant: Variant) -> None:
     """Ready when the stand-in gateway runs and the platform's files are in place."""
-    running = poll(lambda: ctx.engine.is_running(launch.container_id) or exited(ctx, launch) is not None,
-                   timeout=30)
+    def started() -> bool:
+        state = ctx.engine.state(launch.container_id)
+        if state.get("Running"):
+            launch.ready_detail[INIT_PID] = int(state.get("Pid") or 0)  # spares the kernels an inspect
+        return bool(state.get("Running")) or exited(ctx, launch) is not None
+
+    running = poll(started, timeout=30)
     problem = exited(ctx, launch) if running else "the container did not start within 30 s"
     if problem is not None:
         tail = " | ".join(ctx.engine.log_tail(launch.container_id, 3))

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from ..context import RunContext
     from ..engine.docker_engine import Launch
 
+# launch.ready_detail key: host PID of the container's first process, when the readiness wait saw it.
+INIT_PID = "init_pid"
+
 
 def poll(until: Callable[[], bool], timeout: float, first: float = 0.05, most: float = 0.5,
          cancel: threading.Event | None = None) -> bool:
@@ -103,7 +106,8 @@ def wait_http(ctx: RunContext, launch: Launch, port: int, path: str, timeout: fl
 
 def init_process(ctx: RunContext, launch: Launch) -> tuple[int, int] | None:
     """(host PID, network namespace) of the container's first process when this host's /proc shows it."""
-    pid = int(ctx.engine.state(launch.container_id).get("Pid") or 0)
+    known = launch.ready_detail.get(INIT_PID)  # seen by the launch's own readiness wait
+    pid = known if isinstance(known, int) and known else int(ctx.engine.state(launch.container_id).get("Pid") or 0)
     try:
         return (pid, os.stat(f"/proc/{pid}/ns/net").st_ino) if pid else None
     except OSError:
