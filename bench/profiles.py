@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import floors
 from compare import compare_many, compile_suite, run_suite, suite_seconds
@@ -57,7 +59,28 @@ def main() -> None:
             cases[f"{profile} cold"] = (floor, partial(suite_seconds, profile, image, extra, source=args.after,
                                                         cold=True))
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    compare_many(cases, args.runs, args.json)
+    summary = compare_many(cases, args.runs, args.json)
+    fixed_start_table(summary, args.profiles.split(","), args.runs, args.after)
+
+
+def fixed_start(profile: str, source: Path | None) -> float:
+    """Seconds of a run that starts no container: interpreter, pytest, the plugin, specs, the engine's
+    sweep and image inspect, collection (`--co`; Hypothesis's plugin left out, as a real run leaves it)."""
+    extra = [*EXTRA.get(profile, []), "--co", "-p", "no:hypothesispytest"]
+    return run_suite(profile, f"smconform-fixture/{profile}-conforming:latest", extra, source).seconds
+
+
+def fixed_start_table(summary: dict[str, dict[str, Any]], profiles: list[str], runs: int,
+                      source: Path | None) -> None:
+    """The part of each suite run that no container work can remove, and the best ratio it leaves."""
+    print(f"\n{'':<20} {'fixed':>8} {'best':>7} {'work':>7}   (fixed: median of {runs} `--co` runs; best: "
+          "(floor + fixed) / floor; work: (suite - fixed) / floor)")
+    for profile in profiles:
+        if profile not in summary:
+            continue
+        fixed = statistics.median(fixed_start(profile, source) for _ in range(runs))
+        low, whole = summary[profile]["floor_median"], summary[profile]["suite_median"]
+        print(f"{profile:<20} {fixed:>7.2f}s {(low + fixed) / low:>6.2f}x {(whole - fixed) / low:>6.2f}x")
 
 
 if __name__ == "__main__":
