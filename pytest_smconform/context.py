@@ -63,6 +63,7 @@ class RunContext:
         self._lock = threading.RLock()
         self._image: dict[str, Any] | None = None
         self._scan: Future[LayerScan] | None = None
+        self._scan_after_start = False  # set by prewarm: the scan waits for the first container's start
         self._launches: dict[tuple[str, Variant], Future[Launch]] = {}
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="smconform")
         self._closed = False
@@ -139,9 +140,14 @@ class RunContext:
 
         if self.settings.image is None:
             return
+        launches = sorted({req.launch for req in requirements if req.launch})
         if any("static" in req.how for req in requirements):
-            self.layers_async()
-        for name in sorted({req.launch for req in requirements if req.launch}):
+            # With a launch, the scan starts while the engine starts the first container: until then
+            # its CPU work would slow the launch's own engine calls (the critical path).
+            self._scan_after_start = bool(launches)
+            if not launches:
+                self.layers_async()
+        for name in launches:
             self.launch_async(name, Variant())
         for req in requirements:
             hook = prewarm_hook(req.check)
@@ -206,7 +212,7 @@ class RunContext:
         decl = self.profile.launches[name]
         platform = launcher(decl.platform)
         plan = platform.plan(self, decl, variant)
-        launch = self.engine.start(plan)
+        launch = self.engine.start(plan, self.layers_async if self._scan_after_start else None)
         if launch.ready_error is None:
             platform.wait_ready(self, launch, decl, variant)
         if launch.ready_error is not None and not self._closed:

@@ -8,7 +8,7 @@ import posixpath
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +104,9 @@ class DockerEngine:
 
     # -- containers ---------------------------------------------------------------------
 
-    def start(self, plan: LaunchPlan) -> Launch:
+    def start(self, plan: LaunchPlan, starting: Callable[[], None] | None = None) -> Launch:
+        """Create and start the plan's container; `starting` is called as the engine is asked to start
+        it (the engine then works for a while, and this process is free to)."""
         volume_names = [self._create_volume(plan, i) for i in range(len(plan.volumes))]
         mounts = [
             docker.types.Mount(target=vol.target, source=name, type="volume", no_copy=True,
@@ -146,6 +148,8 @@ class DockerEngine:
             if plan.files:
                 self._copy_in(launch.container_id, plan.files, [v.target for v in plan.volumes])
             launch.started_at = time.monotonic()
+            if starting is not None:
+                starting()
             self.api.start(launch.container_id)
             launch.host_ports = self._host_ports(launch.container_id, plan.ports)
         except docker.errors.APIError as exc:
