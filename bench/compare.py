@@ -24,6 +24,14 @@ class SuiteRun:
     tail: str
 
 
+# Suite runs get Python's default bytecode caching unless this is set (`--bytecode-as-set`). With
+# PYTHONDONTWRITEBYTECODE set (as on the machine these figures come from), pytest parses and rewrites
+# the modules of every pytest plugin's package on each run: Hypothesis (0.4 s, in the profiles that
+# fuzz), and a checkout run from PYTHONPATH (`--before`, 0.2 s) but not the installed suite, which
+# made a before/after comparison unfair.
+BYTECODE_AS_SET = False
+
+
 def run_suite(profile: str, image: str | None, extra: list[str], source: Path | None = None,
               cold: bool = False) -> SuiteRun:
     """A whole `pytest --smconform=PROFILE IMAGE` in a fresh process, timed, with its memory peak.
@@ -31,6 +39,8 @@ def run_suite(profile: str, image: str | None, extra: list[str], source: Path | 
     `source`: a checkout whose pytest_smconform to run instead of the installed one (before/after).
     `cold`: with empty spec and layer-scan caches of its own (a first run on a new machine or image)."""
     env = dict(os.environ)
+    if not BYTECODE_AS_SET:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     if source is not None:
         env["PYTHONPATH"] = str(source)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@ docker SDK (bench/floors.py says what each holds). Suite: a whole `pytest --smco
 IMAGE` in a fresh process. Floors and suites are interleaved run by run; medians and ratios.
 
     python bench/profiles.py [--profiles jupyterlab,processing] [--runs N] [--json PATH] [--before CHECKOUT]
-                             [--cache warm|cold|both]
+                             [--cache warm|cold|both] [--bytecode-as-set]
 
 --before CHECKOUT runs the suite of another checkout too (its own floor measured beside it), so a
 change is judged in one run, under the same load.
@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import compare
 import floors
 from compare import compare_many, compile_suite, run_suite, suite_seconds
 
@@ -42,7 +43,11 @@ def main() -> None:
     parser.add_argument("--cache", choices=["warm", "cold", "both"], default="both",
                         help="suite runs with the spec and layer-scan caches primed (warm: a repeated run of an "
                              "image), empty (cold: a first run), or both as separate rows (default)")
+    parser.add_argument("--bytecode-as-set", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE as set for the suite runs (default: Python's default "
+                             "caching; see compare.BYTECODE_AS_SET)")
     args = parser.parse_args()
+    compare.BYTECODE_AS_SET = args.bytecode_as_set
     compile_suite(args.after, *([args.before] if args.before else []))
     cases: dict[str, tuple[Callable[[], float], Callable[[], float]]] = {}
     for profile in args.profiles.split(","):

@@ -64,6 +64,7 @@ class RunContext:
         self._image: dict[str, Any] | None = None
         self._scan: Future[LayerScan] | None = None
         self._scan_after_start = False  # set by prewarm: the scan waits for the first container's start
+        self.prewarm_checks: frozenset[str] = frozenset()  # check kinds prewarm started for
         self._launches: dict[tuple[str, Variant], Future[Launch]] = {}
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="smconform")
         self._closed = False
@@ -140,6 +141,7 @@ class RunContext:
 
         if self.settings.image is None:
             return
+        self.prewarm_checks = frozenset(req.check for req in requirements)
         launches = sorted({req.launch for req in requirements if req.launch})
         if any("static" in req.how for req in requirements):
             # With a launch, the scan starts while the engine starts the first container: until then

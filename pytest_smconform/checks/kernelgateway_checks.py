@@ -15,10 +15,12 @@ from ..verdicts import Blocked, ContractViolation, NotApplicable
 from . import check_kind, prewarm_for
 from .judge import fmt_list
 from .kernelgateway_discovery import discover
-from .kernelgateway_kernels import KernelRun, kernel_runs
+from .kernelgateway_kernels import KernelRun, after_kernels_start, kernel_runs
 from .launched import no_shell, timed_stop, when_ready
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..context import RunContext
     from ..engine.docker_engine import Launch
     from ..spec.model import Requirement
@@ -218,6 +220,13 @@ def read_metadata_early(ctx: RunContext, req: Requirement) -> None:
         argv = _metadata_reads(str(req.params["path"]))[0]
         return ctx.probe(launch.container_id, argv, user=f"{cfg.uid}:{cfg.gid}")
 
+    _probe_early(ctx, req, probes)
+
+
+def _probe_early(ctx: RunContext, req: Requirement, probes: Callable[[Launch], object]) -> None:
+    """While the kernels boot when they are started early (KG-OVERRIDE selected), else once ready."""
+    if "kg-override" in ctx.prewarm_checks and after_kernels_start(ctx, probes):
+        return
     when_ready(ctx, req, probes)
 
 
@@ -248,7 +257,7 @@ def ask_user_ids_early(ctx: RunContext, req: Requirement) -> None:
         user = str(ctx.image_config().get("User") or "") or "0:0"
         return ctx.probe(launch.container_id, ["id"], user=user)
 
-    when_ready(ctx, req, probes)
+    _probe_early(ctx, req, probes)
 
 
 # `id` as coreutils and busybox print it: uid=1000(name) gid=100(group) groups=...

@@ -64,8 +64,8 @@ def find_sys_prefix(ctx: RunContext, launch: Launch, cfg: AppImageConfig) -> tup
 
 
 def locate(ctx: RunContext, launch: Launch) -> Discovery:
-    """sys.prefix and the kernelspec directories of the launched container, their kernel.json reads
-    started (computed once per launch; `discover` waits for the reads)."""
+    """sys.prefix and the kernelspec directories of the launched container (computed once per launch;
+    `discover` reads their kernel.json files)."""
     with _LOCK:
         cached = launch.ready_detail.get("kg_locations")
         if isinstance(cached, Discovery):
@@ -78,10 +78,17 @@ def locate(ctx: RunContext, launch: Launch) -> Discovery:
             paths = {p for p in paths if not p.startswith(hidden)}
         found = Discovery(python, prefix, problem)
         found.locations = locate_kernels(paths, image_env(ctx).get("JUPYTER_PATH", ""), prefix)
-        for loc in found.locations:  # every read at once: each is a round trip to the engine
-            _kernel_json(ctx, launch, loc)
         launch.ready_detail["kg_locations"] = found
         return found
+
+
+def read_kernelspecs(ctx: RunContext, launch: Launch, located: Discovery) -> None:
+    """Start every kernel.json read at once (each is a round trip to the engine).
+
+    Not before the declared kernels are started: the engine holds the container while it archives
+    a file, so a read in flight makes a kernel's `docker exec` wait for it."""
+    for loc in located.locations:
+        _kernel_json(ctx, launch, loc)
 
 
 def _kernel_json(ctx: RunContext, launch: Launch, loc: KernelLocation) -> Future[bytes | None]:
@@ -109,6 +116,7 @@ def discover(ctx: RunContext, launch: Launch) -> Discovery:
         if isinstance(cached, Discovery):
             return cached
         found = Discovery(located.python, located.sys_prefix, located.python_problem, list(located.locations))
+        read_kernelspecs(ctx, launch, located)
         for loc in found.locations:
             spec = kernelspec(ctx, launch, loc)
             if isinstance(spec, str):
