@@ -25,10 +25,11 @@ from .verdicts import NotApplicable, Verdict
 
 T = TypeVar("T")
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines
+FIRST_START_WAIT = 60.0  # at most this long the layer scan waits for the first container's start
 DEFAULT_DISK_LIMIT = "10g"  # for profiles of user spec files that do not extend `common`
 
-# Small files whose final content static checks may read.
-WANTED_FILES = {"/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release"}
+# Small files whose final content checks may read (`*/kernel.json`: every kernelspec of the image).
+WANTED_FILES = {"/etc/passwd", "/etc/group", "/etc/os-release", "/usr/lib/os-release", "*/kernel.json"}
 
 
 @dataclass
@@ -64,6 +65,7 @@ class RunContext:
         self._image: dict[str, Any] | None = None
         self._scan: Future[LayerScan] | None = None
         self._scan_after_start = False  # set by prewarm: the scan waits for the first container's start
+        self._first_start = threading.Event()  # set as the engine is asked to start the first container
         self.prewarm_checks: frozenset[str] = frozenset()  # check kinds prewarm started for
         self._launches: dict[tuple[str, Variant], Future[Launch]] = {}
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="smconform")
@@ -117,6 +119,11 @@ class RunContext:
         return config
 
     def layers(self) -> LayerScan:
+        if self._scan_after_start:
+            # Not before the engine is asked to start the first container: until then the launch's own
+            # engine calls are the critical path, and the scan (a static check asks for it first) would hold
+            # the interpreter for tens of milliseconds at a time while they wait for it.
+            self._first_start.wait(FIRST_START_WAIT)
         with self._lock:
             if self._scan is None:
                 self._scan = self._pool.submit(self._scan_layers)
@@ -155,6 +162,11 @@ class RunContext:
             hook = prewarm_hook(req.check)
             if hook is not None:
                 hook(self, req)
+
+    def _starting(self) -> None:
+        self._first_start.set()
+        if self._scan_after_start:
+            self.layers_async()
 
     def layers_async(self) -> None:
         with self._lock:
@@ -214,7 +226,10 @@ class RunContext:
         decl = self.profile.launches[name]
         platform = launcher(decl.platform)
         plan = platform.plan(self, decl, variant)
-        launch = self.engine.start(plan, self.layers_async if self._scan_after_start else None)
+        try:
+            launch = self.engine.start(plan, self._starting)
+        finally:
+            self._first_start.set()  # also when the container could not be created
         if launch.ready_error is None:
             platform.wait_ready(self, launch, decl, variant)
         if launch.ready_error is not None and not self._closed:
@@ -292,6 +307,7 @@ class RunContext:
             except Exception:  # one failed cleanup must not keep the others from running
                 continue
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._scan = None  # its entries are freed now, not walked by pytest's end-of-run collections
         if self._guard is not None:
             self._guard.stop()
         if self._engine is not None:

@@ -113,6 +113,10 @@ def pytest_configure(config: pytest.Config) -> None:
     rerun_from = config.getoption("smconform_rerun_failed")
     if not profile and not rerun_from:
         return
+    from . import gc_tuning
+
+    gc_tuning.install(config)
+    gc_tuning.freeze_long_lived()  # pytest's modules and plugins; the suite's are frozen once collected
     from .errors import SmconformError
     from .session import SmconformSession, build_settings
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from . import __version__
+from . import __version__, gc_tuning
 from .checks import known_kinds
 from .context import RunContext
 from .errors import SmconformError, UsageError
@@ -222,6 +222,7 @@ class SmconformSession:
         if not hasattr(self.config, "workerinput"):
             for ctx in list(self._unwarmed):
                 self._prewarm(ctx)
+        gc_tuning.freeze_long_lived()
         # An xdist worker collects every image but is given only some: it warms an image's launches
         # when it is handed that image's first item, so an idle worker starts no containers.
 

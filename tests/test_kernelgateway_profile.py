@@ -18,7 +18,9 @@ from pytest_smconform.model.kernelgateway import (
     ConfigError,
     KernelLocation,
     UserError,
+    conda_envs,
     conda_kernel_name,
+    discovery_paths,
     find_program,
     ids_problem,
     kernel_argv,
@@ -230,6 +232,27 @@ def test_locate_kernels_searches_like_the_platform() -> None:
     assert "python3" not in {loc.name for loc in locate_kernels(paths - {
         "/usr/local/venv/share/jupyter/kernels/python3/kernel.json",
         "/usr/local/share/jupyter/kernels/python3/kernel.json"}, "", None)}
+
+
+_segment = st.sampled_from(["usr", "local", "opt", "conda", "envs", "e1", "share", "jupyter", "kernels",
+                             "python3", "ir", "kernel.json", "conda-meta", "venv", "srv", "home"])
+
+
+@pytest.mark.unit
+@given(trees=st.lists(st.lists(_segment, min_size=1, max_size=8).map(lambda parts: "/" + "/".join(parts)),
+                      max_size=60),
+       prefix=st.sampled_from([None, "/usr/local/venv", "/opt/conda", "/usr"]),
+       jupyter_path=st.sampled_from(["", "/srv/kernels", "/opt/conda/share/jupyter:/srv"]))
+def test_the_discovery_filter_keeps_every_path_the_search_uses(trees: list[str], prefix: str | None,
+                                                             jupyter_path: str) -> None:
+    """The suite filters an image's tens of thousands of paths before the kernelspec search (it runs
+    between the container's start and its first kernel): the search must find exactly the same."""
+    paths = set(trees)
+    kept = discovery_paths(paths)
+    assert locate_kernels(kept, jupyter_path, prefix, include_base_env=True) == \
+        locate_kernels(paths, jupyter_path, prefix, include_base_env=True)
+    assert conda_envs(kept) == conda_envs(paths)
+    assert all(p.endswith(("/kernel.json", "/conda-meta")) for p in kept)
 
 
 @pytest.mark.unit

@@ -13,7 +13,7 @@ import pytest
 from pytest_smconform.checks import known_kinds
 from pytest_smconform.errors import SpecError
 from pytest_smconform.platform import known_platforms
-from pytest_smconform.spec import loader
+from pytest_smconform.spec import yamlpos
 from pytest_smconform.spec.loader import SpecSet, shipped_spec_files
 from pytest_smconform.spec.yamlpos import load_located
 
@@ -46,7 +46,7 @@ def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         parsed.append(path)
         return load_located(path)
 
-    monkeypatch.setattr(loader, "load_located", counting)
+    monkeypatch.setattr(yamlpos, "load_located", counting)  # the loader imports it on a miss only
     return parsed
 
 

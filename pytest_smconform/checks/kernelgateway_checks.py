@@ -7,10 +7,10 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from ..engine import procfs
-from ..model.kernelgateway import UserError, conda_envs, ids_problem, resolve_user
+from ..model.kernelgateway import UserError, conda_envs, discovery_paths, ids_problem, resolve_user
 from ..platform import Variant
 from ..platform.kernelgateway import declared_config
-from ..platform.readiness import app_listener_pid
+from ..platform.readiness import app_listener_pid, init_process, same_process
 from ..verdicts import Blocked, ContractViolation, NotApplicable
 from . import check_kind, prewarm_for
 from .judge import fmt_list
@@ -111,10 +111,10 @@ def kg_override(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> st
             "kernels start without the image's own start-up (the platform overrides ENTRYPOINT and CMD)",
             f"{_names(failing, 'start')} only after the image's {replaced} ran: "
             + "; ".join(runs[n].describe() for n in failing), launch_name=req.launch)
-    pids = ctx.engine.top_pids(launch.container_id)
-    if not procfs.visible(pids):
+    init = init_process(ctx, launch)  # its network namespace is the container's: no `docker top` needed
+    if init is None or not same_process(*init):
         raise Blocked("the engine's processes are not visible in this host's /proc; run the suite on the engine's host")
-    holders = [lst for lst in procfs.listeners(pids[0]) if lst.port == port]
+    holders = [lst for lst in procfs.listeners(init[0]) if lst.port == port]
     if holders:
         pid = app_listener_pid(ctx, launch, port)
         info = procfs.proc_info(pid) if pid is not None else None
@@ -308,10 +308,9 @@ def kg_conda_kernels(ctx: RunContext, req: Requirement, params: dict[str, Any]) 
     launch = kg_launch(ctx, req)
     found = discover(ctx, launch)
     tree = ctx.layers().final_tree()
-    envs = {prefix: name for prefix, name in conda_envs(set(tree)).items() if name is not None}
-    with_ipykernel = sorted(
-        prefix for prefix in envs
-        if any(p.startswith(prefix + "/lib/") and p.endswith("/site-packages/ipykernel/__init__.py") for p in tree))
+    envs = {prefix: name for prefix, name in conda_envs(discovery_paths(tree)).items() if name is not None}
+    ipykernels = [p for p in tree if p.endswith("/site-packages/ipykernel/__init__.py")]
+    with_ipykernel = sorted(prefix for prefix in envs if any(p.startswith(prefix + "/lib/") for p in ipykernels))
     if not with_ipykernel:
         which = f" ({', '.join(sorted(envs))} have none)" if envs else ""
         raise NotApplicable(f"no conda environment with ipykernel in the image{which}")

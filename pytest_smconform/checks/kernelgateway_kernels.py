@@ -13,6 +13,7 @@ import ast
 import functools
 import io
 import json
+import posixpath
 import socket
 import tarfile
 import threading
@@ -40,7 +41,7 @@ from ..model.jupyter_wire import (
     request,
 )
 from ..model.kernelgateway import AppImageConfig, KernelSpec, is_python, kernel_argv, kernel_env
-from ..platform.kernelgateway import declared_config, kernel_ports
+from ..platform.kernelgateway import connection_path, declared_config, kernel_ports
 from ..platform.readiness import init_process, poll, same_process
 from .kernelgateway_discovery import Discovery, image_env, kernelspec, locate, read_kernelspecs
 
@@ -183,25 +184,30 @@ def _expression(reply: dict[str, Any], name: str) -> Any:
 
 def _connection_file(ctx: RunContext, launch: Launch, cfg: AppImageConfig, index: int,
                      key: str) -> str:
-    name = f"smconform-kernel-{index}.json"
     content = json.dumps(connection_info(key, kernel_ports(index))).encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(name)
+        info = tarfile.TarInfo(posixpath.basename(connection_path(index)))
         info.size, info.mode, info.uid, info.gid = len(content), 0o600, cfg.uid, cfg.gid
         tar.addfile(info, io.BytesIO(content))
     for directory in ("/tmp", "/opt/ml"):
         try:
             ctx.engine.put_archive(launch.container_id, directory, buffer.getvalue())
-            return f"{directory}/{name}"
+            return connection_path(index, directory)
         except EngineError:
             continue
     raise EngineError("no /tmp or /opt/ml to hold the kernel's connection file")
 
 
 def connection_for(ctx: RunContext, launch: Launch, cfg: AppImageConfig, index: int) -> Future[tuple[str, str]]:
-    """(key, path) of kernel `index`'s connection file, written once per launch; started early, it is
-    in place while the kernelspecs are still being discovered."""
+    """(key, path) of kernel `index`'s connection file: the one the launch copied in before start, else one
+    written now (once per launch; started early, it is in place while the kernelspecs are discovered)."""
+    for drop in launch.plan.files:
+        if drop.path == connection_path(index):
+            done: Future[tuple[str, str]] = Future()
+            done.set_result((str(json.loads(drop.content)["key"]), drop.path))
+            return done
+
     def write() -> tuple[str, str]:
         key = uuid.uuid4().hex
         return key, _connection_file(ctx, launch, cfg, index, key)

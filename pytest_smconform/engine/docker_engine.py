@@ -165,24 +165,30 @@ class DockerEngine:
         return str(created["Name"])
 
     def _copy_in(self, container_id: str, files: list[FileDrop], mount_targets: list[str]) -> None:
-        """Copy platform files in before start.
+        """Copy platform files in before start, all in one archive (each copy is a round trip that holds
+        the container).
 
-        Each file goes in relative to the volume that holds it (or its own directory), so the
-        image's own directories above keep their modes: a 0700 /opt must stay 0700.
+        The archive names no directory at or above the volume (or existing directory) that holds a
+        file, so the image's own directories keep their modes: a 0700 /opt must stay 0700. Only the
+        directories below it are created (0755).
         """
-        for drop in files:
-            base = _holding_root(drop.path, mount_targets)
-            relative = drop.path[len(base):].strip("/").split("/")
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w") as tar:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            added: set[str] = set()
+            for drop in files:
+                base = _holding_root(drop.path, mount_targets).rstrip("/")
+                relative = drop.path[len(base):].strip("/").split("/")
                 for depth in range(1, len(relative)):
-                    info = tarfile.TarInfo("/".join(relative[:depth]))
-                    info.type, info.mode = tarfile.DIRTYPE, 0o755
-                    tar.addfile(info)
-                info = tarfile.TarInfo("/".join(relative))
+                    directory = "/".join([base.lstrip("/"), *relative[:depth]]).lstrip("/")
+                    if directory not in added:
+                        added.add(directory)
+                        info = tarfile.TarInfo(directory)
+                        info.type, info.mode = tarfile.DIRTYPE, 0o755
+                        tar.addfile(info)
+                info = tarfile.TarInfo(drop.path.lstrip("/"))
                 info.size, info.mode, info.uid, info.gid = len(drop.content), drop.mode, drop.uid, drop.gid
                 tar.addfile(info, io.BytesIO(drop.content))
-            self.api.put_archive(container_id, base, buffer.getvalue())
+        self.api.put_archive(container_id, "/", buffer.getvalue())
 
     def _host_ports(self, container_id: str, ports: list[int]) -> dict[int, int]:
         info = self.api.inspect_container(container_id)

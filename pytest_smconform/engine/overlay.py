@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .layers import CONTENT_LIMIT, Entry, Layer, LayerScan
+from .layers import CONTENT_LIMIT, Entry, Layer, LayerScan, Wanted
 
 
 def layer_dirs(image: dict[str, Any]) -> list[Path] | None:
@@ -40,7 +40,7 @@ def scan_overlay(image: dict[str, Any], want_content: set[str]) -> LayerScan | N
     contents: dict[str, bytes] = {}
     try:
         for directory in dirs:
-            layer, found = _scan_dir(directory, want_content)
+            layer, found = _scan_dir(directory, Wanted(want_content))
             for gone in layer.whiteouts:
                 for key in [k for k in contents if k == gone or k.startswith(gone + "/")]:
                     del contents[key]
@@ -54,7 +54,7 @@ def scan_overlay(image: dict[str, Any], want_content: set[str]) -> LayerScan | N
     return LayerScan(layers=layers, contents=contents, config={})
 
 
-def _scan_dir(root: Path, want: set[str]) -> tuple[Layer, dict[str, bytes]]:
+def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
     layer = Layer(digest=root.parent.name)
     contents: dict[str, bytes] = {}
     stack = [(str(root), "")]

@@ -37,7 +37,7 @@ def entry_key(image_id: str, wanted: set[str]) -> str:
 def load(directory: Path | None, key: str) -> LayerScan | None:
     raw = cachefiles.read_entry(directory, key)
     try:
-        layers = [Layer(digest=str(item["digest"]), entries=[Entry(*fields) for fields in item["entries"]],
+        layers = [Layer(digest=str(item["digest"]), entries=list(map(Entry._make, item["entries"])),
                         whiteouts=list(item["whiteouts"]), opaque_dirs=list(item["opaque_dirs"]))
                   for item in raw["layers"]]
         contents = {path: base64.b64decode(data) for path, data in raw["contents"].items()}

@@ -173,9 +173,21 @@ def conda_envs(paths: Iterable[str]) -> dict[str, str | None]:
     return out
 
 
+_DISCOVERY_SUFFIXES = ("/kernel.json", "/conda-meta")
+
+
+def discovery_paths(paths: Iterable[str]) -> list[str]:
+    """The only paths the kernelspec search looks at: kernel.json files and conda-meta directories.
+
+    An image's tree holds tens of thousands of paths; filtering them once, with a suffix test, keeps
+    the searches (which run between the container's start and its first kernel) to a few entries."""
+    return [p for p in paths if p.endswith(_DISCOVERY_SUFFIXES)]
+
+
 def locate_kernels(paths: Collection[str], jupyter_path: str, sys_prefix: str | None,
                    include_base_env: bool = False) -> list[KernelLocation]:
     """Every kernelspec a gateway in this image would offer (first one of a name wins)."""
+    paths = discovery_paths(paths)
     kernel_files = sorted(p for p in paths if posixpath.basename(p) == "kernel.json")
     found: dict[str, KernelLocation] = {}
     for data_dir, label in data_dirs(jupyter_path, sys_prefix):

@@ -56,14 +56,26 @@ def register(launcher: PlatformLauncher) -> PlatformLauncher:
     return launcher
 
 
+# The built-in platforms and the module that registers each: a run imports only those its profile
+# launches (the others' models cost every run milliseconds). tests/test_platform_registry.py keeps this
+# table and the modules' own register() calls in agreement.
+BUILTIN_MODULES = {"kernelgateway": "kernelgateway", "local-mode": "localmode", "spaces": "spaces",
+                   "studio": "studio"}
+
+
 def launcher(name: str) -> PlatformLauncher:
-    _load_builtins()
+    if name not in _REGISTRY:
+        if name in BUILTIN_MODULES:
+            import importlib
+
+            importlib.import_module(f"{__name__}.{BUILTIN_MODULES[name]}")
+        else:
+            _load_builtins()
     return _REGISTRY[name]
 
 
 def known_platforms() -> set[str]:
-    _load_builtins()
-    return set(_REGISTRY)
+    return set(BUILTIN_MODULES) | set(_REGISTRY)
 
 
 def _load_builtins() -> None:

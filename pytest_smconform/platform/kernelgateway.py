@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from ..engine.overlay import OverlayLookup, layer_dirs
 from ..engine.plan import FileDrop, LaunchPlan, VolumeMount
 from ..errors import UsageError
-from ..model.jupyter_wire import CHANNELS
+from ..model.jupyter_wire import CHANNELS, connection_info
 from ..model.kernelgateway import AppImageConfig, ConfigError, KernelDecl, find_program, resolve_path
 from ..model.studio import resource_metadata
 from . import PlatformLauncher, Variant, param, register
@@ -129,7 +130,20 @@ def plan_kernelgateway(ctx: RunContext, decl: LaunchDecl, variant: Variant) -> L
     if variant.optml == "platform":
         plan.volumes.append(VolumeMount("/opt/ml"))
         plan.files.append(metadata_file(ctx, decl))
+    plan.files += [connection_file(cfg, index) for index in range(len(cfg.kernel_names))]
     return plan
+
+
+def connection_file(cfg: AppImageConfig, index: int) -> FileDrop:
+    """The index-th kernel's connection file (a fresh key), owned by the kernel's user, in /tmp: copied in
+    before start with the platform's other files, it costs the running container no engine call. Not in
+    /opt/ml, whose parent is the image's: an image that closes /opt must fail KG-METADATA, not its kernels."""
+    content = json.dumps(connection_info(uuid.uuid4().hex, kernel_ports(index))).encode()
+    return FileDrop(connection_path(index), content, 0o600, cfg.uid, cfg.gid)
+
+
+def connection_path(index: int, directory: str = "/tmp") -> str:
+    return f"{directory}/smconform-kernel-{index}.json"
 
 
 def metadata_file(ctx: RunContext, decl: LaunchDecl) -> FileDrop:

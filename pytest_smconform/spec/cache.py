@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from .. import cachefiles
-from .yamlpos import JsonPath, Located
+from .located import JsonPath, Located
 
 FORMAT = 1  # bump when the entry layout changes
 
@@ -25,7 +25,7 @@ def cache_dir() -> Path | None:
 
 
 def entry_key(text: bytes, schema: bytes) -> str:
-    parser = cachefiles.code_version(Path(__file__).parent, ("yamlpos.py", "cache.py"))
+    parser = cachefiles.code_version(Path(__file__).parent, ("yamlpos.py", "located.py", "cache.py"))
     return cachefiles.key_of(str(FORMAT).encode(), parser, schema, text)
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError, UsageError
 from . import cache as spec_cache
+from .located import Located, YamlSyntaxError
 from .model import Case, LaunchDecl, Parameter, Profile, Requirement
-from .yamlpos import Located, YamlSyntaxError, load_located
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -65,6 +65,8 @@ class SpecSet:
             located = spec_cache.load(directory, key, path) if key else None
             if located is None:
                 try:
+                    from .yamlpos import load_located  # only on a cache miss (the parser's import is 10 ms)
+
                     located = load_located(path)
                 except YamlSyntaxError as exc:
                     problems.append(exc.message)
