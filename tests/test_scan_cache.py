@@ -59,6 +59,7 @@ def test_a_corrupt_entry_or_a_turned_off_cache_scans_again(cache: Path, fixture_
     image = engine.inspect_image(fixture_image("processing", "conforming"))
     calls: list[str] = []
     first = scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls))
+    scan_cache.flush()
     for entry in cache.glob("*.json"):
         entry.write_text(entry.read_text()[:1000])
     _same(scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls)), first)
@@ -74,6 +75,7 @@ def test_the_cache_keeps_only_the_newest_entries(cache: Path, monkeypatch: pytes
     empty = LayerScan(layers=[], contents={}, config={})
     for index in range(6):
         scan_cache.cached_scan(f"sha256:{index:064x}", WANT, lambda: empty)
+    scan_cache.flush()  # entries are written by a thread of their own
     assert len(list(cache.glob("*.json"))) == 3
     assert list(cache.glob(".entry-*")) == []
 

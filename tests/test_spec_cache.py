@@ -42,9 +42,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     parsed: list[Path] = []
-    def counting(path: Path) -> Any:
+    def counting(path: Path, trusted: bool = False) -> Any:
         parsed.append(path)
-        return load_located(path)
+        return load_located(path, trusted)
 
     monkeypatch.setattr(yamlpos, "load_located", counting)  # the loader imports it on a miss only
     return parsed

@@ -10,6 +10,7 @@ from pytest_smconform.checks import known_kinds
 from pytest_smconform.errors import SpecError, UsageError
 from pytest_smconform.platform import known_platforms
 from pytest_smconform.spec.loader import SpecSet, shipped_spec_files
+from pytest_smconform.spec.yamlpos import load_located
 
 pytestmark = pytest.mark.unit
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "shared" / "REQUIREMENTS.md"
@@ -33,6 +34,17 @@ def test_shipped_specs_validate_and_resolve() -> None:
     ids = [r.id for r in profile.requirements]
     assert len(ids) == len(set(ids))
     assert {"JL-UID", "JL-HEALTH", "IMG-LAYER-IDS", "IMG-ARCH"} <= set(ids)
+
+
+@pytest.mark.parametrize("path", shipped_spec_files(), ids=lambda p: p.name)
+def test_the_fast_parser_of_shipped_specs_gives_the_same_documents_and_lines(path: Path) -> None:
+    """Shipped specs are parsed with libyaml (trusted, and ten times faster): nothing may differ."""
+    import yaml
+
+    assert getattr(yaml, "CSafeLoader", None) is not None, "PyYAML without libyaml: the fast path is never taken"
+    fast, slow = load_located(path, trusted=True), load_located(path)
+    assert fast.data == slow.data
+    assert fast.lines == slow.lines
 
 
 def test_every_jupyterlab_catalogue_id_is_in_the_spec_with_its_level() -> None:
