@@ -16,7 +16,7 @@ from .engine.docker_engine import DockerEngine, Launch
 from .engine.labels import new_run_id
 from .engine.layers import LayerScan, scan_image_stream
 from .engine.overlay import scan_overlay
-from .engine.scan_cache import cached_scan
+from .engine.scan_cache import cached_scan, has_entry
 from .errors import UsageError
 from .platform import Variant, launcher
 from .settings import Settings
@@ -150,14 +150,18 @@ class RunContext:
             return
         self.prewarm_checks = frozenset(req.check for req in requirements)
         launches = sorted({req.launch for req in requirements if req.launch})
+        scan_now = False
         if any("static" in req.how for req in requirements):
-            # With a launch, the scan starts while the engine starts the first container: until then
-            # its CPU work would slow the launch's own engine calls (the critical path).
-            self._scan_after_start = bool(launches)
-            if not launches:
-                self.layers_async()
+            # A cached scan is loaded while the engine starts the first container: until then its parsing
+            # (one call that holds the interpreter for 30 ms) would hold up the launch's own engine calls,
+            # the critical path. An image not scanned yet is scanned at once: the walk of its layers takes
+            # longer than the container's start, and hands the interpreter over every few milliseconds.
+            self._scan_after_start = bool(launches) and has_entry(str(self.image()["Id"]), WANTED_FILES)
+            scan_now = not self._scan_after_start
         for name in launches:
             self.launch_async(name, Variant())
+        if scan_now:
+            self.layers_async()
         for req in requirements:
             hook = prewarm_hook(req.check)
             if hook is not None:

@@ -57,6 +57,8 @@ def scan_overlay(image: dict[str, Any], want_content: set[str]) -> LayerScan | N
 def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
     layer = Layer(digest=root.parent.name)
     contents: dict[str, bytes] = {}
+    exact, suffixes = want.exact, want.suffixes  # checked for every file: no method call
+    new_entry = tuple.__new__
     stack = [(str(root), "")]
     while stack:
         real, virtual = stack.pop()
@@ -73,11 +75,13 @@ def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
                 kind = ("dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode)
                         else "symlink" if stat.S_ISLNK(mode) else "other")
                 link = os.readlink(item.path) if kind == "symlink" else ""
-                layer.entries.append(Entry(path, info.st_uid, info.st_gid, stat.S_IMODE(mode),
-                                           info.st_size if kind == "file" else 0, kind, link))
+                # tuple.__new__: the NamedTuple's own constructor is a Python call, per file of the image
+                layer.entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, stat.S_IMODE(mode),
+                                                       info.st_size if kind == "file" else 0, kind, link)))
                 if kind == "dir":
                     stack.append((item.path, path))
-                elif kind == "file" and path in want and info.st_size <= CONTENT_LIMIT:
+                elif kind == "file" and (path in exact or (suffixes and path.endswith(suffixes))) \
+                        and info.st_size <= CONTENT_LIMIT:
                     contents[path] = Path(item.path).read_bytes()
     return layer, contents
 

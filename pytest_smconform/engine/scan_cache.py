@@ -64,6 +64,12 @@ def store(directory: Path | None, key: str, scan: LayerScan) -> None:
     cachefiles.write_entry(directory, key, text, keep=KEEP)
 
 
+def has_entry(image_id: str, wanted: set[str]) -> bool:
+    """Whether a scan of the image is cached (it may still prove unreadable: then it is scanned)."""
+    directory = cache_dir()
+    return directory is not None and (directory / f"{entry_key(image_id, wanted)}.json").is_file()
+
+
 def cached_scan(image_id: str, wanted: set[str], scan: Callable[[], LayerScan]) -> LayerScan:
     """The image's scan from the cache, else `scan()`, then kept for the next run.
 
