@@ -54,11 +54,19 @@ def scan_overlay(image: dict[str, Any], want_content: set[str]) -> LayerScan | N
     return LayerScan(layers=layers, contents=contents, config={})
 
 
+# The kind of an entry by its file type bits (one lookup per file instead of a test per kind).
+_KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
+
+
 def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
+    """One layer directory, every entry. Runs once per layer and file of an image not scanned before, on
+    the way to the first kernel: names are bound locally, and a layer entry is built without the
+    NamedTuple's own (Python) constructor."""
     layer = Layer(digest=root.parent.name)
     contents: dict[str, bytes] = {}
-    exact, suffixes = want.exact, want.suffixes  # checked for every file: no method call
-    new_entry = tuple.__new__
+    exact, suffixes = want.exact, want.suffixes
+    new_entry, kinds, file_type, permissions = tuple.__new__, _KINDS.get, stat.S_IFMT, stat.S_IMODE
+    entries, whiteouts = layer.entries, layer.whiteouts
     stack = [(str(root), "")]
     while stack:
         real, virtual = stack.pop()
@@ -69,20 +77,20 @@ def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
                 info = item.stat(follow_symlinks=False)
                 path = f"{virtual}/{item.name}"
                 mode = info.st_mode
-                if stat.S_ISCHR(mode) and info.st_rdev == 0:
-                    layer.whiteouts.append(path)
+                kind = kinds(file_type(mode), "other")
+                if kind == "other" and file_type(mode) == stat.S_IFCHR and info.st_rdev == 0:
+                    whiteouts.append(path)
                     continue
-                kind = ("dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode)
-                        else "symlink" if stat.S_ISLNK(mode) else "other")
+                if kind == "file":
+                    entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, permissions(mode), info.st_size,
+                                                     "file", "")))
+                    if (path in exact or (suffixes and path.endswith(suffixes))) and info.st_size <= CONTENT_LIMIT:
+                        contents[path] = Path(item.path).read_bytes()
+                    continue
                 link = os.readlink(item.path) if kind == "symlink" else ""
-                # tuple.__new__: the NamedTuple's own constructor is a Python call, per file of the image
-                layer.entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, stat.S_IMODE(mode),
-                                                       info.st_size if kind == "file" else 0, kind, link)))
+                entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, permissions(mode), 0, kind, link)))
                 if kind == "dir":
                     stack.append((item.path, path))
-                elif kind == "file" and (path in exact or (suffixes and path.endswith(suffixes))) \
-                        and info.st_size <= CONTENT_LIMIT:
-                    contents[path] = Path(item.path).read_bytes()
     return layer, contents
 
 
