@@ -52,6 +52,16 @@ def read_entry(directory: Path | None, key: str) -> Any:
         return None
 
 
+def read_lines(directory: Path | None, key: str) -> list[str]:
+    """The entry's lines (empty: no cache, no entry, unreadable)."""
+    if directory is None:
+        return []
+    try:
+        return (directory / f"{key}.json").read_text(encoding="utf-8").split("\n")
+    except (OSError, ValueError):
+        return []
+
+
 def write_entry(directory: Path | None, key: str, text: str, keep: int | None = None) -> None:
     """Write an entry whole or not at all; with `keep`, remove all but the newest `keep` entries."""
     if directory is None:

@@ -3,7 +3,7 @@
 An image id is the digest of the image's config, which names its layers by content: the same
 id always has the same files. A tox matrix, a re-run of failures or a second certification of
 the same image then skips the walk over tens of thousands of files (a third of a second to
-seconds, and CPU taken from the containers being judged). Entries are JSON (no code runs on
+seconds, and CPU taken from the containers being judged). Entries are JSON lines (no code runs on
 load), keyed also by the files whose content is kept and by the scanner's own source, and
 pruned to the newest few. Any problem with the cache is a miss. `$SMCONFORM_SCAN_CACHE` moves
 it; empty turns it off.
@@ -21,7 +21,7 @@ from typing import Any
 from .. import cachefiles
 from .layers import Entry, Layer, LayerScan
 
-FORMAT = 1
+FORMAT = 2  # 2: a head line, then lines of entries
 MAX_ENTRIES_CACHED = 400_000  # a scan bigger than this (an image of millions of files) is not kept
 KEEP = 16  # entries kept; older ones are removed when a new one is written
 
@@ -35,33 +35,47 @@ def entry_key(image_id: str, wanted: set[str]) -> str:
     return cachefiles.key_of(str(FORMAT).encode(), scanner, image_id.encode(), "\0".join(sorted(wanted)).encode())
 
 
+CHUNK = 2_000  # entries per line of an entry: each line is parsed, or written, in a few milliseconds
+
+
 def load(directory: Path | None, key: str) -> LayerScan | None:
-    raw = cachefiles.read_entry(directory, key)
+    """The cached scan, parsed a line at a time: one `json.loads` of the whole entry held the interpreter
+    for 30 ms at once, while the launch's engine calls waited for it."""
+    lines = cachefiles.read_lines(directory, key)
     try:
-        layers = [Layer(digest=str(item["digest"]), entries=list(map(Entry._make, item["entries"])),
-                        whiteouts=list(item["whiteouts"]), opaque_dirs=list(item["opaque_dirs"]))
-                  for item in raw["layers"]]
-        contents = {path: base64.b64decode(data) for path, data in raw["contents"].items()}
-        return LayerScan(layers=layers, contents=contents, config=dict(raw["config"]))
-    except (ValueError, KeyError, TypeError):
+        head, chunks = json.loads(lines[0]), lines[1:]
+        layers = [Layer(digest=str(item["digest"]), whiteouts=list(item["whiteouts"]),
+                        opaque_dirs=list(item["opaque_dirs"])) for item in head["layers"]]
+        for line in chunks:
+            index, rows = json.loads(line)
+            layers[index].entries.extend(map(Entry._make, rows))
+        if [len(layer.entries) for layer in layers] != [int(item["count"]) for item in head["layers"]]:
+            return None  # a truncated entry
+        contents = {path: base64.b64decode(data) for path, data in head["contents"].items()}
+        return LayerScan(layers=layers, contents=contents, config=dict(head["config"]))
+    except (ValueError, KeyError, TypeError, IndexError):
         return None
 
 
 def store(directory: Path | None, key: str, scan: LayerScan) -> None:
+    """Write the scan as a head line and lines of at most CHUNK entries (each a short `json.dumps`, so
+    other threads get the interpreter in between)."""
     if sum(len(layer.entries) for layer in scan.layers) > MAX_ENTRIES_CACHED:
         return
-    entry: dict[str, Any] = {
-        "layers": [{"digest": layer.digest,
-                    "entries": [[e.path, e.uid, e.gid, e.mode, e.size, e.kind, e.link] for e in layer.entries],
-                    "whiteouts": layer.whiteouts, "opaque_dirs": layer.opaque_dirs} for layer in scan.layers],
+    head: dict[str, Any] = {
+        "layers": [{"digest": layer.digest, "count": len(layer.entries), "whiteouts": layer.whiteouts,
+                    "opaque_dirs": layer.opaque_dirs} for layer in scan.layers],
         "contents": {path: base64.b64encode(data).decode("ascii") for path, data in scan.contents.items()},
         "config": scan.config,
     }
     try:
-        text = json.dumps(entry, separators=(",", ":"))
+        lines = [json.dumps(head, separators=(",", ":"))]
+        for index, layer in enumerate(scan.layers):
+            for at in range(0, len(layer.entries), CHUNK):
+                lines.append(json.dumps([index, layer.entries[at:at + CHUNK]], separators=(",", ":")))
     except (TypeError, ValueError):
         return
-    cachefiles.write_entry(directory, key, text, keep=KEEP)
+    cachefiles.write_entry(directory, key, "\n".join(lines), keep=KEEP)
 
 
 def has_entry(image_id: str, wanted: set[str]) -> bool:
