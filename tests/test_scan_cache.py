@@ -132,3 +132,43 @@ def test_a_killed_writer_leaves_no_temporary_file_for_long(cache: Path, monkeypa
     os.utime(left, (old, old))
     cachefiles.write_entry(cache, "k2", "{}", keep=16)
     assert not left.exists() and (cache / "k2.json").exists()
+
+
+def _synthetic(entries: int) -> LayerScan:
+    from pytest_smconform.engine.layers import Entry, Layer
+
+    rows = [Entry(f"/usr/lib/f{i}", 0, 0, 0o644, i, "file") for i in range(entries)]
+    return LayerScan(layers=[Layer("sha256:a", rows[: entries // 2], ["/gone"], ["/opq"]),
+                             Layer("sha256:b", rows[entries // 2:])],
+                     contents={"/etc/passwd": b"root:x:0:0::/root:/bin/sh\n"}, config={"User": "1000"})
+
+
+@pytest.mark.unit
+def test_an_entry_cut_at_a_line_is_a_miss_and_a_whole_one_round_trips(cache: Path) -> None:
+    scan = _synthetic(3 * scan_cache.CHUNK + 7)  # several lines of entries
+    scan_cache.store(cache, "k" * 64, scan)
+    _same(scan_cache.load(cache, "k" * 64) or _synthetic(0), scan)
+    entry = cache / f"{'k' * 64}.json"
+    lines = entry.read_text().split("\n")
+    assert len(lines) > 3
+    entry.write_text("\n".join(lines[:-1]))  # the last line of entries lost
+    assert scan_cache.load(cache, "k" * 64) is None
+
+
+@pytest.mark.unit
+def test_a_process_that_ends_right_after_a_scan_still_leaves_the_whole_entry(cache: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        from pytest_smconform.engine import scan_cache
+        from pytest_smconform.engine.layers import Entry, Layer, LayerScan
+        rows = [Entry(f"/f{i}", 0, 0, 0o644, 1, "file") for i in range(50_000)]
+        scan_cache.cached_scan("sha256:" + "0" * 64, {"/etc/passwd"},
+                               lambda: LayerScan(layers=[Layer("sha256:a", rows)], contents={}, config={}))
+    """)  # and exits at once: the writer thread must finish first
+    subprocess.run([sys.executable, "-c", code], check=True, env={**__import__("os").environ})
+    key = scan_cache.entry_key("sha256:" + "0" * 64, {"/etc/passwd"})
+    loaded = scan_cache.load(cache, key)
+    assert loaded is not None and len(loaded.layers[0].entries) == 50_000
