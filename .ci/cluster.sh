@@ -51,7 +51,7 @@ build() {
   local started wrapper k8s_dir
   started=$(date +%s)
   wrapper=$(mktemp -d /tmp/smconform-k8s-wrapper.XXXXXX)
-  trap 'rm -rf "$wrapper"' RETURN
+  trap 'rm -rf "$wrapper"; trap - RETURN' RETURN  # once: a RETURN trap outlives the function
   k8s_dir=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -d "$k8s_dir" ] || die "could not download k8s.io/kubernetes@$K8S_VERSION"
