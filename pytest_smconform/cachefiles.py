@@ -42,24 +42,32 @@ def code_version(directory: Path, names: tuple[str, ...]) -> bytes:
     return key_of(*((directory / name).read_bytes() for name in names)).encode()
 
 
-def read_entry(directory: Path | None, key: str) -> Any:
-    """The entry's JSON, or None (no cache, no entry, unreadable, not JSON)."""
+def entry_path(directory: Path, key: str) -> Path:
+    return directory / f"{key}.json"
+
+
+def _read_text(directory: Path | None, key: str) -> str | None:
     if directory is None:
         return None
     try:
-        return json.loads((directory / f"{key}.json").read_text(encoding="utf-8"))
+        return entry_path(directory, key).read_text(encoding="utf-8")
     except (OSError, ValueError):
+        return None
+
+
+def read_entry(directory: Path | None, key: str) -> Any:
+    """The entry's JSON, or None (no cache, no entry, unreadable, not JSON)."""
+    text = _read_text(directory, key)
+    try:
+        return None if text is None else json.loads(text)
+    except ValueError:
         return None
 
 
 def read_lines(directory: Path | None, key: str) -> list[str]:
     """The entry's lines (empty: no cache, no entry, unreadable)."""
-    if directory is None:
-        return []
-    try:
-        return (directory / f"{key}.json").read_text(encoding="utf-8").split("\n")
-    except (OSError, ValueError):
-        return []
+    text = _read_text(directory, key)
+    return [] if text is None else text.split("\n")
 
 
 def write_entry(directory: Path | None, key: str, text: str, keep: int | None = None) -> None:
@@ -75,7 +83,7 @@ def write_entry(directory: Path | None, key: str, text: str, keep: int | None = 
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, directory / f"{key}.json")
+        os.replace(tmp, entry_path(directory, key))
         replaced = True
     except OSError:
         return

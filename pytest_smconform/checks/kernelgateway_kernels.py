@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import ast
 import functools
-import io
 import json
-import posixpath
 import socket
-import tarfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +29,6 @@ from ..model.jupyter_wire import (
     WireError,
     check_greeting,
     command_name,
-    connection_info,
     greeting,
     multipart,
     parse,
@@ -182,37 +177,14 @@ def _expression(reply: dict[str, Any], name: str) -> Any:
         return text
 
 
-def _connection_file(ctx: RunContext, launch: Launch, cfg: AppImageConfig, index: int,
-                     key: str) -> str:
-    content = json.dumps(connection_info(key, kernel_ports(index))).encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(posixpath.basename(connection_path(index)))
-        info.size, info.mode, info.uid, info.gid = len(content), 0o600, cfg.uid, cfg.gid
-        tar.addfile(info, io.BytesIO(content))
-    for directory in ("/tmp", "/opt/ml"):
-        try:
-            ctx.engine.put_archive(launch.container_id, directory, buffer.getvalue())
-            return connection_path(index, directory)
-        except EngineError:
-            continue
-    raise EngineError("no /tmp or /opt/ml to hold the kernel's connection file")
-
-
-def connection_for(ctx: RunContext, launch: Launch, cfg: AppImageConfig, index: int) -> Future[tuple[str, str]]:
-    """(key, path) of kernel `index`'s connection file: the one the launch copied in before start, else one
-    written now (once per launch; started early, it is in place while the kernelspecs are discovered)."""
+def connection_file(launch: Launch, index: int) -> tuple[str, str]:
+    """(key, path) of kernel `index`'s connection file, which the launch copied in before start
+    (`platform.kernelgateway.connection_file`)."""
+    path = connection_path(index)
     for drop in launch.plan.files:
-        if drop.path == connection_path(index):
-            done: Future[tuple[str, str]] = Future()
-            done.set_result((str(json.loads(drop.content)["key"]), drop.path))
-            return done
-
-    def write() -> tuple[str, str]:
-        key = uuid.uuid4().hex
-        return key, _connection_file(ctx, launch, cfg, index, key)
-
-    return ctx.once(f"kg-connection\0{launch.container_id}\0{index}", write)
+        if drop.path == path:
+            return str(json.loads(drop.content)["key"]), path
+    raise EngineError(f"the launch has no connection file for kernel {index} ({path})")
 
 
 def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, timeout: float,
@@ -226,8 +198,8 @@ def start_kernel(ctx: RunContext, launch: Launch, spec: KernelSpec, index: int, 
         run.problem = "the kernel's shell port was not published"
         return run
     started = time.monotonic()
-    key, connection_file = connection_for(ctx, launch, cfg, index).result()
-    argv = kernel_argv(spec, connection_file)
+    key, path = connection_file(launch, index)
+    argv = kernel_argv(spec, path)
     env = kernel_env(spec, image_env(ctx).get("PATH", "/usr/local/bin:/usr/bin:/bin"))
     exec_id, stream = ctx.engine.exec_stream(launch.container_id, argv, user=f"{cfg.uid}:{cfg.gid}",
                                              workdir=cfg.mount_path, environment=env)
@@ -355,8 +327,6 @@ def kernel_runs(ctx: RunContext, launch: Launch, timeout: float) -> dict[str, Ke
         if isinstance(cached, dict):
             return cached
         cfg = declared_config(ctx)
-        for index in range(len(cfg.kernel_names)):
-            connection_for(ctx, launch, cfg, index)
         # Each kernel starts once its own kernel.json is read, not once every kernelspec is.
         located = locate(ctx, launch)
         where = {loc.name: loc for loc in located.locations}

@@ -328,13 +328,6 @@ class DockerEngine:
             return {"Running": False, "ExitCode": None, "Pid": 0}
         return state
 
-    def put_archive(self, container_id: str, directory: str, data: bytes) -> None:
-        """Unpack a tar archive into an existing directory of the container (it is left as it is)."""
-        try:
-            self.api.put_archive(container_id, directory, data)
-        except docker.errors.APIError as exc:
-            raise EngineError(f"copying files into {directory}: {_first_line(exc)}") from None
-
     def run_once(self, image: str, argv: list[str], device_requests: list[dict[str, Any]] | None = None,
                  timeout: float = 60) -> tuple[int | None, str]:
         """Run `argv` (as the entrypoint) in a throw-away container of `image`; (exit code, output)."""

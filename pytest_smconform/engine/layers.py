@@ -16,8 +16,8 @@ CONTENT_LIMIT = 256 * 1024
 
 
 class Entry(NamedTuple):
-    """One file of a layer. A tuple, not a dataclass: an image has tens of thousands of them, built
-    in a third of the time, and the garbage collector stops tracking them after its first pass."""
+    """One file of a layer. A tuple, not a dataclass: an image has tens of thousands of them, and a
+    tuple is built in a third of the time."""
 
     path: str  # absolute, normalised: "/opt/ml/x"
     uid: int

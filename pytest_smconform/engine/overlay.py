@@ -84,6 +84,7 @@ def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
                 if kind == "file":
                     entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, permissions(mode), info.st_size,
                                                      "file", "")))
+                    # `path in want`, inlined: a method call per file was 30 ms of a 36,000-file walk
                     if (path in exact or (suffixes and path.endswith(suffixes))) and info.st_size <= CONTENT_LIMIT:
                         contents[path] = Path(item.path).read_bytes()
                     continue

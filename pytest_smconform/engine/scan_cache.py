@@ -81,7 +81,7 @@ def store(directory: Path | None, key: str, scan: LayerScan) -> None:
 def has_entry(image_id: str, wanted: set[str]) -> bool:
     """Whether a scan of the image is cached (it may still prove unreadable: then it is scanned)."""
     directory = cache_dir()
-    return directory is not None and (directory / f"{entry_key(image_id, wanted)}.json").is_file()
+    return directory is not None and cachefiles.entry_path(directory, entry_key(image_id, wanted)).is_file()
 
 
 def cached_scan(image_id: str, wanted: set[str], scan: Callable[[], LayerScan]) -> LayerScan:

@@ -142,8 +142,8 @@ def connection_file(cfg: AppImageConfig, index: int) -> FileDrop:
     return FileDrop(connection_path(index), content, 0o600, cfg.uid, cfg.gid)
 
 
-def connection_path(index: int, directory: str = "/tmp") -> str:
-    return f"{directory}/smconform-kernel-{index}.json"
+def connection_path(index: int) -> str:
+    return f"/tmp/smconform-kernel-{index}.json"
 
 
 def metadata_file(ctx: RunContext, decl: LaunchDecl) -> FileDrop:
