@@ -4,9 +4,11 @@ one-line errors, and each of those points at file:line."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -38,6 +40,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                        HealthCheck.data_too_large])
 WORKDIR = Path(tempfile.mkdtemp(prefix="smconform-fuzz-"))
+atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)  # one per test process; none left behind
 AT_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:|$)")
 
 SPEC_SCHEMA = json.loads(resources.files("pytest_smconform.spec").joinpath("spec-schema.json").read_text())
