@@ -7,6 +7,7 @@ time-out. Every read is bounded: a tail of the log, one stats sample, one inspec
 from __future__ import annotations
 
 import shlex
+import time
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from .containment import LOG_MAX_SIZE
 
 FLOOD_LINES = 200  # log lines sampled; a flood writes these within a blink
 FLOOD_SPAN = 1.0  # seconds: faster than this is a flood
+FLOOD_READS = 5  # tail reads of a running container: one can land just after the engine truncated its log
+FLOOD_PAUSE = 0.02  # seconds between those reads
 FORK_SHARE = 0.25  # of the process-count limit: more processes than this in an app not yet up is a fork bomb
 DISK_NOTICE = 256 * 1024 * 1024  # bytes written into the container layer worth a mention
 
@@ -39,7 +42,7 @@ def describe(api: Any, container_id: str, port: int | None = None, disk_note: st
         found.append(f"it wrote {human_bytes(written)} into its own file system")
     if state.get("OOMKilled"):
         found.append(f"it was killed for exceeding its memory limit ({human_bytes(int(host.get('Memory') or 0))})")
-    flood = _flood(api, container_id)
+    flood = _flood(api, container_id, FLOOD_READS if state.get("Running") else 1)
     if flood:
         found.append(flood)
     if state.get("Running"):
@@ -53,19 +56,32 @@ def describe(api: Any, container_id: str, port: int | None = None, disk_note: st
     return found
 
 
-def _flood(api: Any, container_id: str) -> str | None:
-    try:
-        raw = api.logs(container_id, stdout=True, stderr=True, tail=FLOOD_LINES, timestamps=True)
-    except (docker.errors.APIError, requests.RequestException):
-        return None
-    lines = raw.decode("utf-8", "replace").splitlines() if isinstance(raw, bytes) else []
-    if len(lines) < FLOOD_LINES:
+def _flood(api: Any, container_id: str, reads: int = 1) -> str | None:
+    # The engine truncates a full log (max-file 1), so a flood's tail is short for a moment
+    # after each truncation; a running container's tail is read again until it is full.
+    for attempt in range(reads):
+        if attempt:
+            time.sleep(FLOOD_PAUSE)
+        lines = _tail(api, container_id)
+        if lines is None:
+            return None
+        if len(lines) >= FLOOD_LINES:
+            break
+    else:
         return None
     first, last = _stamp(lines[0]), _stamp(lines[-1])
     if first is None or last is None or last - first > FLOOD_SPAN:
         return None
     return (f"it floods its output ({FLOOD_LINES} lines within {max(last - first, 0.0) * 1000:.0f} ms; "
             f"the engine keeps only the last {LOG_MAX_SIZE} of it)")
+
+
+def _tail(api: Any, container_id: str) -> list[str] | None:
+    try:
+        raw = api.logs(container_id, stdout=True, stderr=True, tail=FLOOD_LINES, timestamps=True)
+    except (docker.errors.APIError, requests.RequestException):
+        return None
+    return raw.decode("utf-8", "replace").splitlines() if isinstance(raw, bytes) else []
 
 
 def _stamp(line: str) -> float | None:
@@ -80,11 +96,7 @@ def _stamp(line: str) -> float | None:
 def _forks(api: Any, container_id: str, limit: int) -> str | None:
     if limit <= 0:
         return None
-    try:
-        stats = api.stats(container_id, stream=False, one_shot=True)
-    except (docker.errors.APIError, requests.RequestException):
-        return None
-    current = int((stats.get("pids_stats") or {}).get("current") or 0)
+    current = _pids_current(api, container_id)
     refused = _refused_forks(container_id)
     if current < FORK_SHARE * limit and not refused:
         return None
@@ -93,23 +105,41 @@ def _forks(api: Any, container_id: str, limit: int) -> str | None:
 
 
 # Where the engine's host keeps a container's pids controller (cgroup v1 and v2, both drivers).
-_PIDS_EVENTS = ("/sys/fs/cgroup/pids/docker/{id}/pids.events",
-                "/sys/fs/cgroup/pids/system.slice/docker-{id}.scope/pids.events",
-                "/sys/fs/cgroup/system.slice/docker-{id}.scope/pids.events",
-                "/sys/fs/cgroup/docker/{id}/pids.events")
+_PIDS_DIRS = ("/sys/fs/cgroup/pids/docker/{id}",
+              "/sys/fs/cgroup/pids/system.slice/docker-{id}.scope",
+              "/sys/fs/cgroup/system.slice/docker-{id}.scope",
+              "/sys/fs/cgroup/docker/{id}")
+
+
+def _pids_file(container_id: str, name: str) -> str | None:
+    """The text of the container's pids controller file `name` (None when the engine is not on this host)."""
+    for template in _PIDS_DIRS:
+        try:
+            with open(f"{template.format(id=container_id)}/{name}", encoding="ascii") as handle:
+                return handle.read()
+        except OSError:
+            continue
+    return None
+
+
+def _pids_current(api: Any, container_id: str) -> int:
+    # The cgroup file is instant; the engine's stats wait for its next one-second sample.
+    text = _pids_file(container_id, "pids.current")
+    if text is not None and text.strip().isdigit():
+        return int(text)
+    try:
+        stats = api.stats(container_id, stream=False, one_shot=True)
+    except (docker.errors.APIError, requests.RequestException):
+        return 0
+    return int((stats.get("pids_stats") or {}).get("current") or 0)
 
 
 def _refused_forks(container_id: str) -> int:
     """How often the process-count limit refused a fork (0 when the engine is not on this host)."""
-    for template in _PIDS_EVENTS:
-        try:
-            with open(template.format(id=container_id), encoding="ascii") as handle:
-                for line in handle:
-                    key, _, value = line.partition(" ")
-                    if key == "max":
-                        return int(value)
-        except (OSError, ValueError):
-            continue
+    for line in (_pids_file(container_id, "pids.events") or "").splitlines():
+        key, _, value = line.partition(" ")
+        if key == "max" and value.strip().isdigit():
+            return int(value)
     return 0
 
 
