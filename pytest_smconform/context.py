@@ -14,7 +14,7 @@ from .engine import symptoms
 from .engine.disk_guard import DiskGuard, parse_size
 from .engine.docker_engine import DockerEngine, Launch
 from .engine.labels import new_run_id
-from .engine.layers import LayerScan, scan_image_stream
+from .engine.layers import LayerScan, scan_image_stream, until_cancelled
 from .engine.niced import run_niced
 from .engine.overlay import scan_overlay
 from .engine.scan_cache import cached_scan, has_entry
@@ -137,10 +137,11 @@ class RunContext:
     def _read_layers(self) -> LayerScan:
         # The engine's own layer directories when they are on this host (fast), else `docker save`.
         image = self.image()
-        fast = run_niced(lambda: scan_overlay(image, WANTED_FILES))
+        fast = run_niced(lambda: scan_overlay(image, WANTED_FILES, self.cancel))
         if fast is not None:
             return fast
-        return scan_image_stream(self.engine.image_tar_stream(self.image()["Id"]), WANTED_FILES)
+        return scan_image_stream(until_cancelled(self.engine.image_tar_stream(self.image()["Id"]), self.cancel),
+                                 WANTED_FILES)
 
     # -- launches ----------------------------------------------------------------------------
 

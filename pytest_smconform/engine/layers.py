@@ -6,6 +6,7 @@ import io
 import json
 import posixpath
 import tarfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
@@ -13,6 +14,22 @@ from typing import IO, Any, NamedTuple
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 CONTENT_LIMIT = 256 * 1024
+
+
+class ScanCancelled(Exception):
+    """The run ended before the layer scan did (the scan stops instead of holding up the run's exit)."""
+
+
+def check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ScanCancelled("the run ended before the layer scan did")
+
+
+def until_cancelled(chunks: Iterable[bytes], cancel: threading.Event | None) -> Iterator[bytes]:
+    """`chunks`, stopping with ScanCancelled once `cancel` is set."""
+    for chunk in chunks:
+        check_cancel(cancel)
+        yield chunk
 
 
 class Entry(NamedTuple):
@@ -63,6 +80,10 @@ class LayerScan:
             for gone in layer.whiteouts:
                 _drop_below(tree, gone, keep_self=False)
             for entry in layer.entries:
+                if entry.kind != "dir":
+                    below = tree.get(entry.path)
+                    if below is not None and below.kind == "dir":
+                        _drop_below(tree, entry.path, keep_self=True)  # a file over a directory hides it whole
                 tree[entry.path] = entry
         return tree
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .layers import CONTENT_LIMIT, Entry, Layer, LayerScan, Wanted
+from .layers import CONTENT_LIMIT, Entry, Layer, LayerScan, Wanted, check_cancel
 
 
 def layer_dirs(image: dict[str, Any]) -> list[Path] | None:
@@ -32,7 +33,10 @@ def layer_dirs(image: dict[str, Any]) -> list[Path] | None:
     return dirs
 
 
-def scan_overlay(image: dict[str, Any], want_content: set[str]) -> LayerScan | None:
+def scan_overlay(image: dict[str, Any], want_content: set[str],
+                 cancel: threading.Event | None = None) -> LayerScan | None:
+    """The image's layers from their directories here (None: not readable here); stops with ScanCancelled
+    once `cancel` is set (an image of millions of files takes many seconds)."""
     dirs = layer_dirs(image)
     if dirs is None:
         return None
@@ -40,7 +44,7 @@ def scan_overlay(image: dict[str, Any], want_content: set[str]) -> LayerScan | N
     contents: dict[str, bytes] = {}
     try:
         for directory in dirs:
-            layer, found = _scan_dir(directory, Wanted(want_content))
+            layer, found = _scan_dir(directory, Wanted(want_content), cancel)
             for gone in layer.whiteouts:
                 for key in [k for k in contents if k == gone or k.startswith(gone + "/")]:
                     del contents[key]
@@ -58,7 +62,7 @@ def scan_overlay(image: dict[str, Any], want_content: set[str]) -> LayerScan | N
 _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
 
 
-def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
+def _scan_dir(root: Path, want: Wanted, cancel: threading.Event | None = None) -> tuple[Layer, dict[str, bytes]]:
     """One layer directory, every entry. Runs once per layer and file of an image not scanned before, on
     the way to the first kernel: names are bound locally, and a layer entry is built without the
     NamedTuple's own (Python) constructor."""
@@ -69,6 +73,7 @@ def _scan_dir(root: Path, want: Wanted) -> tuple[Layer, dict[str, bytes]]:
     entries, whiteouts = layer.entries, layer.whiteouts
     stack = [(str(root), "")]
     while stack:
+        check_cancel(cancel)
         real, virtual = stack.pop()
         if virtual and _is_opaque(real):
             layer.opaque_dirs.append(virtual)
