@@ -88,3 +88,35 @@ def test_nvidia_runtime_detection_from_docker_info() -> None:
     assert has_nvidia_runtime({"Runtimes": {}, "DiscoveredDevices": [{"Source": "cdi", "ID": "nvidia.com/gpu=0"}]})
     assert not has_nvidia_runtime({})
 
+
+
+def _reference_driver_files(paths: list[str]) -> list[str]:
+    """The rule as first written: a regular expression on every base name (the fast path must agree)."""
+    import posixpath
+
+    from pytest_smconform.model.gpu import _DRIVER_LIB, _DRIVER_TOOLS, _KERNEL_MODULE, in_stubs
+
+    return sorted(p for p in paths if not in_stubs(p) and (
+        _DRIVER_LIB.match(posixpath.basename(p)) or _KERNEL_MODULE.match(posixpath.basename(p))
+        or (posixpath.basename(p) in _DRIVER_TOOLS and "/bin/" in p + "/")))
+
+
+def _reference_cuda_runtimes(paths: list[str]) -> list[str]:
+    import posixpath
+
+    from pytest_smconform.model.gpu import _CUDART, in_stubs
+
+    return sorted(p for p in paths if _CUDART.match(posixpath.basename(p)) and not in_stubs(p))
+
+
+_NAMES = st.sampled_from(["libcuda.so.1", "libcuda.so", "libcudart.so.12.2", "libcudart.so", "libcudart.so.x",
+                          "libnvidia-ml.so.535.1", "libnvcuvid.so.1", "nvidia-smi", "nvidia.ko", "nvidia-uvm.ko.xz",
+                          "nvidia_drm.ko.zst", "nvidiax", "libcudadebugger.so.1", "python3", "stubs", "bin", "lib"])
+_PATHS = st.lists(st.one_of(_NAMES, st.text("abc.-_/sn", max_size=8)), min_size=1, max_size=5).map(
+    lambda parts: "/" + "/".join(parts))
+
+
+@given(st.lists(_PATHS, max_size=30))
+def test_the_fast_gpu_path_tests_agree_with_the_regular_expressions(paths: list[str]) -> None:
+    assert driver_files(paths) == _reference_driver_files(paths)
+    assert cuda_runtimes(paths) == _reference_cuda_runtimes(paths)

@@ -6,7 +6,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from pytest_smconform.checks.judge import content_under
 from pytest_smconform.engine.layers import Entry, Layer, LayerScan, ScanCancelled, until_cancelled
 from pytest_smconform.engine.overlay import OverlayLookup, scan_overlay
 
@@ -68,3 +71,16 @@ def test_a_scan_stops_once_the_run_is_cancelled(tmp_path: Path) -> None:
     chunks = until_cancelled(iter([b"a", b"b"]), cancel)
     with pytest.raises(ScanCancelled):
         next(chunks)
+
+
+_PATH = st.lists(st.sampled_from(["opt", "ml", "opt0", "ml.", "a", "/", "-"]), min_size=1, max_size=4).map(
+    lambda parts: "/" + "/".join(parts))
+
+
+@given(st.sets(_PATH, max_size=30), st.lists(st.one_of(_PATH, st.just("/")), min_size=1, max_size=3))
+def test_content_under_by_bisection_is_every_path_below_a_root(paths: set[str], roots: list[str]) -> None:
+    expected = []
+    for root in roots:
+        prefix = root.rstrip("/") + "/"
+        expected += sorted(p for p in paths if p.startswith(prefix))
+    assert content_under(sorted(paths), roots) == expected

@@ -278,3 +278,44 @@ def test_override_matrix_model_agrees_with_engine(fixture_image: Any) -> None:
         assert observed[0].rsplit("/", 1)[-1] == expected[0].rsplit("/", 1)[-1]
 
     agree()
+
+
+LATE_STOP_SPEC = """\
+schema: smconform-spec/1
+profile: processing
+requirements:
+  - id: PR-EXIT-STATUS
+    cases:
+      - name: runs-too-long
+        with:
+          scenario: {name: runs-too-long, environment: {SMCONFORM_HOLD_SECONDS: "120"}, max_runtime_seconds: 2,
+                     expect_status: Stopped}
+"""
+# What a loaded engine does to the suite: the diagnosis read just before MaxRuntimeInSeconds' SIGINT
+# takes seconds (here 3 s, over a grace of 2 s).
+SLOW_DIAGNOSIS = """\
+import time
+from pytest_smconform.engine import symptoms
+
+_describe = symptoms.describe
+
+def _slow(*args, **kwargs):
+    time.sleep(3)
+    return _describe(*args, **kwargs)
+
+symptoms.describe = _slow
+"""
+
+
+def test_the_grace_after_max_runtime_runs_from_the_signal_however_late_it_goes_out(
+        pytester: pytest.Pytester, run_suite: Any, fixture_image: Any) -> None:
+    pytester.makeconftest(SLOW_DIAGNOSIS)
+    spec = pytester.path / "late-stop.yaml"
+    spec.write_text(LATE_STOP_SPEC)
+    run = run_suite(PROFILE, fixture_image(PROFILE, "conforming"), f"--smconform-spec={spec}",
+                    "-k", "PR-EXIT-STATUS", "--smconform-option=stop_grace=2")
+    job = next(j for j in run.report["jobs"] if j["scenario"] == "runs-too-long")
+    assert job["status"] == "Stopped", job
+    # A grace counted from the deadline ran out before the late SIGINT: the job was killed mid-stop.
+    assert not job["containers"][0]["killed"], job
+    assert job["exit_message"] == "algo-1: stopped by SIGINT\n", job

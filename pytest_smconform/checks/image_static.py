@@ -35,7 +35,7 @@ def workdir_under(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> 
 @check_kind("no-content-under")
 def no_content_under(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     paths = [str(p) for p in params["paths"]]
-    found = content_under(ctx.layers().final_tree(), paths)
+    found = content_under(ctx.layers().sorted_paths(), paths)
     if found:
         raise ContractViolation(f"nothing under {' or '.join(paths)}",
                                 f"{len(found)} entries: {fmt_list(found)}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import bisect
+from collections.abc import Iterable, Sequence
 
 
 def fmt_list(items: Iterable[str], most: int = 8) -> str:
@@ -12,12 +12,15 @@ def fmt_list(items: Iterable[str], most: int = 8) -> str:
     return head + (f", … ({len(listed) - most} more)" if len(listed) > most else "")
 
 
-def content_under(tree: Mapping[str, Any], roots: list[str]) -> list[str]:
-    """Paths strictly below any of `roots` (an empty directory at the root itself is fine)."""
-    out = []
+def content_under(sorted_paths: Sequence[str], roots: list[str]) -> list[str]:
+    """Paths strictly below any of `roots` (an empty directory at the root itself is fine), from the
+    tree's paths in sorted order: each root is a bisection, not a test of every path (tens of thousands)."""
+    out: list[str] = []
     for root in roots:
         prefix = root.rstrip("/") + "/"
-        out += sorted(p for p in tree if p.startswith(prefix))
+        start = bisect.bisect_left(sorted_paths, prefix)
+        end = bisect.bisect_left(sorted_paths, prefix[:-1] + chr(ord("/") + 1), lo=start)  # "/" + 1 is "0"
+        out += sorted_paths[start:end]
     return out
 
 

@@ -85,7 +85,7 @@ def _exec_suggestion(script: str) -> str:
 def reserved_optml(ctx: RunContext, req: Requirement, params: dict[str, Any]) -> str:
     prewarm(ctx)
     paths = [str(p) for p in params.get("paths", ["/opt/ml"])]
-    found = content_under(ctx.layers().final_tree(), paths)
+    found = content_under(ctx.layers().sorted_paths(), paths)
     if found:
         raise ContractViolation(f"nothing under {' or '.join(paths)} (the platform mounts its own there)",
                                 f"{len(found)} entries: {fmt_list(found)}")

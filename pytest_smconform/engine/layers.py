@@ -59,6 +59,7 @@ class LayerScan:
     contents: dict[str, bytes]  # final content of the small files that were asked for
     config: dict[str, Any]
     _final: dict[str, Entry] | None = field(default=None, repr=False, compare=False)
+    _sorted: list[str] | None = field(default=None, repr=False, compare=False)
 
     def every_entry(self) -> Iterator[tuple[int, Entry]]:
         """Every file of every layer, including those a later layer deletes."""
@@ -71,6 +72,12 @@ class LayerScan:
         if self._final is None:
             self._final = self._apply_layers()
         return self._final
+
+    def sorted_paths(self) -> list[str]:
+        """The final tree's paths in sorted order (memoised), for questions about whole subtrees."""
+        if self._sorted is None:
+            self._sorted = sorted(self.final_tree())
+        return self._sorted
 
     def _apply_layers(self) -> dict[str, Entry]:
         tree: dict[str, Entry] = {}

@@ -482,6 +482,7 @@ class _JobRunner:
         deadline = t0 + self.result.request.max_runtime_seconds
         stop_at = t0 + self.stop.after if self.stop is not None else None
         signalled_at: float | None = None
+        timed_out_at: float | None = None  # when MaxRuntimeInSeconds' SIGINT went out: the grace runs from then
         running = {r.host: r for r in runs if r.host in started}
         exits = self._exit_events(list(running.values()))
         while running:
@@ -492,7 +493,7 @@ class _JobRunner:
             # Sleep until a container exits or the next platform action is due (no polling of the engine).
             due = [t for t in (aliases_at, stop_at if signalled_at is None else None,
                                signalled_at + self.stop.grace if signalled_at is not None and self.stop else None,
-                               deadline if not self.result.timed_out else deadline + self.settings.stop_grace)
+                               deadline if timed_out_at is None else timed_out_at + self.settings.stop_grace)
                    if t is not None]
             ended = _drain(exits, max(0.0, min([*due, now + 0.5]) - now))
             now = time.monotonic()
@@ -535,12 +536,15 @@ class _JobRunner:
                 for run in running.values():
                     run.symptoms = self.ctx.symptoms_of(run.container_id)
                     self._signal(run, "SIGINT")
+                # From the signal, not from the deadline: on a loaded engine the signal can go out seconds
+                # late, and a grace counted from the deadline killed jobs that were ending on it.
+                timed_out_at = time.monotonic()
                 self.lines.append("docker kill -s SIGINT <containers>  # MaxRuntimeInSeconds reached")
-            if self.result.timed_out and now >= deadline + self.settings.stop_grace:
+            if timed_out_at is not None and now >= timed_out_at + self.settings.stop_grace:
                 for run in running.values():
                     self._signal(run, "SIGKILL")
                     run.killed = True
-                deadline = float("inf")
+                timed_out_at = float("inf")
             if getattr(self.ctx, "_closed", False):
                 break
 
