@@ -27,6 +27,7 @@ import time
 
 import floors
 from compare import compile_suite, run_suite
+from imported import docker_import
 
 FILE_SIZE = 8 << 20
 BENCH_LABEL = "io.smconform.bench=layer-scan"
@@ -88,15 +89,8 @@ class _RandomFile:
 
 
 def build_image(gigabytes: float) -> str:
-    tag = f"smconform-bench/layer-scan:{gigabytes:g}g"
-    proc = subprocess.Popen(["docker", "import", "-c", f"LABEL {BENCH_LABEL}", "-", tag], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL)
-    assert proc.stdin is not None
-    _random_tar(proc.stdin, int(gigabytes * (1 << 30)))
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise SystemExit(f"docker import of {tag} failed")
-    return tag
+    return docker_import(f"smconform-bench/layer-scan:{gigabytes:g}g", BENCH_LABEL,
+                         lambda sink: _random_tar(sink, int(gigabytes * (1 << 30))))
 
 
 SAVE_SCAN = """

@@ -22,25 +22,26 @@ import sys
 import tarfile
 import tempfile
 import time
+from typing import IO
+
+from imported import docker_import
 
 TAG = "smconform-bench/many-files:latest"
 LABEL = "io.smconform.bench=1"
 
 
 def build(files: int) -> None:
-    proc = subprocess.Popen(["docker", "import", "-c", f"LABEL {LABEL}", "-", TAG], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL)
-    assert proc.stdin is not None
-    with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
+    docker_import(TAG, LABEL, lambda sink: _empty_files_tar(sink, files))
+
+
+def _empty_files_tar(sink: IO[bytes], files: int) -> None:
+    with tarfile.open(fileobj=sink, mode="w|") as tar:
         for group in range(max(1, files // 1000)):
             folder = tarfile.TarInfo(f"data/d{group}")
             folder.type, folder.mode = tarfile.DIRTYPE, 0o755
             tar.addfile(folder)
             for index in range(1000):
                 tar.addfile(tarfile.TarInfo(f"data/d{group}/f{index}"), io.BytesIO(b""))
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise SystemExit(f"docker import of {TAG} failed")
 
 
 def interrupted_run(after: float) -> tuple[float, int, str]:

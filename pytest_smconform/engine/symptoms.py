@@ -1,7 +1,8 @@
 """What a misbehaving container is doing, in words: a flood, a fork bomb, a full disk, a wrong port.
 
 Read when a launch never gets ready, so its failure names the problem instead of a bare
-time-out. Every read is bounded: a tail of the log, one stats sample, one inspect.
+time-out. Every read is bounded: a tail of the log (read again, at most a few times, while a
+running container's comes back short), the pids cgroup or one stats sample, one inspect.
 """
 
 from __future__ import annotations
