@@ -1,7 +1,8 @@
 """The suite's on-disk caches (parsed specs, layer scans): where they live, how entries are written.
 
-Entries are JSON files named by a key, written to a temporary name and renamed, so a concurrent
-run (xdist workers, a tox matrix) reads a whole entry or none. Every failure is a miss.
+Entries are files named by a key (JSON, or the layer scan's own layout), written to a temporary name
+and renamed, so a concurrent run (xdist workers, a tox matrix) reads a whole entry or none. Every
+failure is a miss.
 """
 
 from __future__ import annotations
@@ -42,36 +43,33 @@ def code_version(directory: Path, names: tuple[str, ...]) -> bytes:
     return key_of(*((directory / name).read_bytes() for name in names)).encode()
 
 
-def entry_path(directory: Path, key: str) -> Path:
-    return directory / f"{key}.json"
+def entry_path(directory: Path, key: str, suffix: str = ".json") -> Path:
+    return directory / f"{key}{suffix}"
 
 
-def _read_text(directory: Path | None, key: str) -> str | None:
+def read_bytes(directory: Path | None, key: str, suffix: str = ".json") -> bytes | None:
+    """The entry's bytes, or None (no cache, no entry, unreadable)."""
     if directory is None:
         return None
     try:
-        return entry_path(directory, key).read_text(encoding="utf-8")
-    except (OSError, ValueError):
+        return entry_path(directory, key, suffix).read_bytes()
+    except OSError:
         return None
 
 
 def read_entry(directory: Path | None, key: str) -> Any:
     """The entry's JSON, or None (no cache, no entry, unreadable, not JSON)."""
-    text = _read_text(directory, key)
+    raw = read_bytes(directory, key)
     try:
-        return None if text is None else json.loads(text)
+        return None if raw is None else json.loads(raw)
     except ValueError:
         return None
 
 
-def read_lines(directory: Path | None, key: str) -> list[str]:
-    """The entry's lines (empty: no cache, no entry, unreadable)."""
-    text = _read_text(directory, key)
-    return [] if text is None else text.split("\n")
-
-
-def write_entry(directory: Path | None, key: str, text: str, keep: int | None = None) -> None:
-    """Write an entry whole or not at all; with `keep`, remove all but the newest `keep` entries."""
+def write_entry(directory: Path | None, key: str, data: str | bytes, keep: int | None = None,
+                suffix: str = ".json", obsolete: str | None = None) -> None:
+    """Write an entry whole or not at all; with `keep`, remove all but the newest `keep` entries (and
+    every file named `*obsolete`: entries of an earlier layout, which nothing reads any more)."""
     if directory is None:
         return
     try:
@@ -81,9 +79,9 @@ def write_entry(directory: Path | None, key: str, text: str, keep: int | None = 
         return
     replaced = False
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, entry_path(directory, key))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, entry_path(directory, key, suffix))
         replaced = True
     except OSError:
         return
@@ -92,18 +90,19 @@ def write_entry(directory: Path | None, key: str, text: str, keep: int | None = 
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     if keep is not None:
-        _prune(directory, keep)
+        _prune(directory, keep, suffix, obsolete)
 
 
 STALE_TEMPORARY = 600.0  # seconds: a temporary entry this old belongs to a run that was killed
 
 
-def _prune(directory: Path, keep: int) -> None:
+def _prune(directory: Path, keep: int, suffix: str, obsolete: str | None) -> None:
     """All but the newest `keep` entries go, and temporary files that killed runs left behind."""
     with contextlib.suppress(OSError):
-        entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        entries = sorted(directory.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime, reverse=True)
         now = time.time()
         stale = [t for t in directory.glob(".entry-*.tmp") if now - t.stat().st_mtime > STALE_TEMPORARY]
-        for old in [*entries[keep:], *stale]:
+        gone = list(directory.glob(f"*{obsolete}")) if obsolete else []
+        for old in [*entries[keep:], *stale, *gone]:
             with contextlib.suppress(OSError):
                 old.unlink()

@@ -23,10 +23,15 @@ def test_overlay_scan_equals_docker_save(name: str, fixture_image: Any) -> None:
         pytest.skip("the engine's layer directories are not readable here (not overlay2, or remote)")
     saved = scan_image_stream(engine.image_tar_stream(image["Id"]), WANT)
 
-    def entries(scan: Any) -> list[tuple[str, int, int, str]]:
-        return sorted((e.path, e.uid, e.gid, e.kind) for _, e in scan.every_entry() if e.path != "/")
+    def entries(scan: Any) -> list[tuple[str, int, int, int, str, str]]:
+        return sorted((e.path, e.uid, e.gid, e.mode, e.kind, e.link if e.kind == "symlink" else "")
+                      for _, e in scan.every_entry() if e.path != "/")
+
+    def removals(scan: Any) -> list[tuple[list[str], list[str]]]:
+        return [(sorted(layer.whiteouts), sorted(layer.opaque_dirs)) for layer in scan.layers]
 
     assert entries(fast) == entries(saved)
+    assert removals(fast) == removals(saved)
     assert set(fast.final_tree()) - {"/"} == set(saved.final_tree()) - {"/"}
     assert fast.contents == saved.contents
     assert len(fast.layers) == len(saved.layers)

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_smconform.engine import scan_cache
 from pytest_smconform.engine.docker_engine import DockerEngine
-from pytest_smconform.engine.layers import LayerScan, scan_image_stream
+from pytest_smconform.engine.layers import Entry, Layer, LayerScan, scan_image_stream
 from pytest_smconform.engine.overlay import scan_overlay
 
 pytestmark = pytest.mark.docker
@@ -60,8 +60,8 @@ def test_a_corrupt_entry_or_a_turned_off_cache_scans_again(cache: Path, fixture_
     calls: list[str] = []
     first = scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls))
     scan_cache.flush()
-    for entry in cache.glob("*.json"):
-        entry.write_text(entry.read_text()[:1000])
+    for entry in cache.glob(f"*{scan_cache.SUFFIX}"):
+        entry.write_bytes(entry.read_bytes()[:1000])
     _same(scan_cache.cached_scan(image["Id"], WANT, _real_scan(image, engine, calls)), first)
     assert len(calls) == 2
     monkeypatch.setenv("SMCONFORM_SCAN_CACHE", "")
@@ -76,14 +76,14 @@ def test_the_cache_keeps_only_the_newest_entries(cache: Path, monkeypatch: pytes
     for index in range(6):
         scan_cache.cached_scan(f"sha256:{index:064x}", WANT, lambda: empty)
     scan_cache.flush()  # entries are written by a thread of their own
-    assert len(list(cache.glob("*.json"))) == 3
+    assert len(list(cache.glob(f"*{scan_cache.SUFFIX}"))) == 3
     assert list(cache.glob(".entry-*")) == []
 
 
 def test_a_cached_scan_gives_the_same_verdicts(cache: Path, fixture_image: Any, run_suite: Any) -> None:
     image = fixture_image("jupyterlab", "img-reserved-optml")
     cold = run_suite("jupyterlab", image, "-k", "IMG-RESERVED or JL-UID or JL-GID")
-    assert len(list(cache.glob("*.json"))) == 1
+    assert len(list(cache.glob(f"*{scan_cache.SUFFIX}"))) == 1
     warm = run_suite("jupyterlab", image, "-k", "IMG-RESERVED or JL-UID or JL-GID")
 
     def verdicts(run: Any) -> dict[str, tuple[str, str]]:
@@ -116,7 +116,7 @@ def test_a_killed_writer_leaves_no_temporary_file_for_long(cache: Path, monkeypa
         def __exit__(self, *exc: object) -> None:
             self.handle.close()
 
-        def write(self, text: str) -> int:
+        def write(self, text: bytes) -> int:
             self.handle.write(text[:1])
             raise KeyboardInterrupt
 
@@ -135,8 +135,6 @@ def test_a_killed_writer_leaves_no_temporary_file_for_long(cache: Path, monkeypa
 
 
 def _synthetic(entries: int) -> LayerScan:
-    from pytest_smconform.engine.layers import Entry, Layer
-
     rows = [Entry(f"/usr/lib/f{i}", 0, 0, 0o644, i, "file") for i in range(entries)]
     return LayerScan(layers=[Layer("sha256:a", rows[: entries // 2], ["/gone"], ["/opq"]),
                              Layer("sha256:b", rows[entries // 2:])],
@@ -144,15 +142,34 @@ def _synthetic(entries: int) -> LayerScan:
 
 
 @pytest.mark.unit
-def test_an_entry_cut_at_a_line_is_a_miss_and_a_whole_one_round_trips(cache: Path) -> None:
-    scan = _synthetic(3 * scan_cache.CHUNK + 7)  # several lines of entries
+def test_an_entry_cut_short_or_padded_is_a_miss_and_a_whole_one_round_trips(cache: Path) -> None:
+    scan = _synthetic(3 * scan_cache.CHUNK + 7)  # more entries than one call builds
+    scan.layers[1].entries[:3] = [Entry("/usr/bin/python3", 0, 0, 0o777, 0, "symlink", "python3.11"),
+                                  Entry("/caf\udce9", 70000, 2**31, 0o4755, 2**40, "file"),  # a name not in UTF-8
+                                  Entry("/dev/null", 0, 0, 0o666, 0, "other")]
     scan_cache.store(cache, "k" * 64, scan)
     _same(scan_cache.load(cache, "k" * 64) or _synthetic(0), scan)
-    entry = cache / f"{'k' * 64}.json"
-    lines = entry.read_text().split("\n")
-    assert len(lines) > 3
-    entry.write_text("\n".join(lines[:-1]))  # the last line of entries lost
-    assert scan_cache.load(cache, "k" * 64) is None
+    entry = cache / f"{'k' * 64}{scan_cache.SUFFIX}"
+    whole = entry.read_bytes()
+    for damaged in (whole[:-1], whole + b"\0", whole[: whole.index(b"\n") + 100]):
+        entry.write_bytes(damaged)
+        assert scan_cache.load(cache, "k" * 64) is None
+
+
+@pytest.mark.unit
+def test_a_scan_that_does_not_fit_the_layout_is_not_kept(cache: Path) -> None:
+    scan = _synthetic(10)
+    scan.layers[0].entries.append(Entry("/a\0b", 0, 0, 0o644, 1, "file"))  # no file name holds a NUL
+    scan_cache.store(cache, "k" * 64, scan)
+    assert not list(cache.glob("*"))
+
+
+@pytest.mark.unit
+def test_entries_of_the_earlier_layout_are_removed_with_the_next_write(cache: Path) -> None:
+    cache.mkdir(parents=True)
+    (cache / f"{'0' * 64}.json").write_text('{"layers": []}\n')
+    scan_cache.store(cache, "k" * 64, _synthetic(10))
+    assert sorted(p.name for p in cache.iterdir()) == [f"{'k' * 64}{scan_cache.SUFFIX}"]
 
 
 @pytest.mark.unit

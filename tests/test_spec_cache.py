@@ -13,7 +13,7 @@ import pytest
 from pytest_smconform.checks import known_kinds
 from pytest_smconform.errors import SpecError
 from pytest_smconform.platform import known_platforms
-from pytest_smconform.spec import yamlpos
+from pytest_smconform.spec import compiled, yamlpos
 from pytest_smconform.spec.loader import SpecSet, shipped_spec_files
 from pytest_smconform.spec.yamlpos import load_located
 
@@ -35,8 +35,11 @@ requirements:
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty spec cache, and no compiled entries for the shipped files (tests/test_spec_compiled.py
+    has those): the shipped files then go through the cache as a user's do."""
     directory = tmp_path / "cache"
     monkeypatch.setenv("SMCONFORM_SPEC_CACHE", str(directory))
+    monkeypatch.setattr(compiled, "_entries", dict)
     return directory
 
 
@@ -104,6 +107,7 @@ def test_an_unusable_cache_directory_changes_nothing(tmp_path: Path, monkeypatch
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     monkeypatch.setenv("SMCONFORM_SPEC_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(compiled, "_entries", dict)
     parsed = _no_parsing(monkeypatch)
     specs = SpecSet(shipped_spec_files())
     assert len(parsed) == len(shipped_spec_files())

@@ -39,7 +39,7 @@ class Entry(NamedTuple):
     path: str  # absolute, normalised: "/opt/ml/x"
     uid: int
     gid: int
-    mode: int
+    mode: int  # permission bits (0o7777)
     size: int
     kind: str  # "file", "dir", "symlink", "other"
     link: str = ""
@@ -211,7 +211,8 @@ def _record(layer: Layer, info: tarfile.TarInfo, tar: tarfile.TarFile, want: Wan
     # A hard link is a regular file in the container (and in the engine's layer directories).
     kind = ("file" if info.isfile() or info.islnk() else "dir" if info.isdir() else "symlink" if info.issym()
             else "other")
-    layer.entries.append(Entry(path, info.uid, info.gid, info.mode, info.size, kind, info.linkname))
+    # Permission bits only, as the overlay reader gives them (the engine's tar headers also carry the type's).
+    layer.entries.append(Entry(path, info.uid, info.gid, info.mode & 0o7777, info.size, kind, info.linkname))
     if path in want and info.isfile() and info.size <= CONTENT_LIMIT:
         handle = tar.extractfile(info)
         if handle is not None:

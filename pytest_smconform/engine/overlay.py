@@ -62,6 +62,12 @@ def scan_overlay(image: dict[str, Any], want_content: set[str],
 _KINDS = {stat.S_IFDIR: "dir", stat.S_IFREG: "file", stat.S_IFLNK: "symlink"}
 
 
+# Directories are opened relative to the layer's own, and their entries looked at relative to them: a
+# stat by full path made the kernel walk every component of it again for each of tens of thousands of
+# files (a walk of 36,000 files: 0.15 s of system time, against 0.08 s this way).
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _scan_dir(root: Path, want: Wanted, cancel: threading.Event | None = None) -> tuple[Layer, dict[str, bytes]]:
     """One layer directory, every entry. Runs once per layer and file of an image not scanned before, on
     the way to the first kernel: names are bound locally, and a layer entry is built without the
@@ -70,39 +76,59 @@ def _scan_dir(root: Path, want: Wanted, cancel: threading.Event | None = None) -
     contents: dict[str, bytes] = {}
     exact, suffixes = want.exact, want.suffixes
     new_entry, kinds, file_type, permissions = tuple.__new__, _KINDS.get, stat.S_IFMT, stat.S_IMODE
-    entries, whiteouts = layer.entries, layer.whiteouts
-    stack = [(str(root), "")]
-    while stack:
-        check_cancel(cancel)
-        real, virtual = stack.pop()
-        if virtual and _is_opaque(real):
-            layer.opaque_dirs.append(virtual)
-        with os.scandir(real) as it:
-            for item in it:
-                info = item.stat(follow_symlinks=False)
-                path = f"{virtual}/{item.name}"
-                mode = info.st_mode
-                kind = kinds(file_type(mode), "other")
-                if kind == "other" and file_type(mode) == stat.S_IFCHR and info.st_rdev == 0:
-                    whiteouts.append(path)
-                    continue
-                if kind == "file":
-                    entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, permissions(mode), info.st_size,
-                                                     "file", "")))
-                    # `path in want`, inlined: a method call per file was 30 ms of a 36,000-file walk
-                    if (path in exact or (suffixes and path.endswith(suffixes))) and info.st_size <= CONTENT_LIMIT:
-                        contents[path] = Path(item.path).read_bytes()
-                    continue
-                link = os.readlink(item.path) if kind == "symlink" else ""
-                entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, permissions(mode), 0, kind, link)))
-                if kind == "dir":
-                    stack.append((item.path, path))
+    entries, whiteouts, readlink = layer.entries, layer.whiteouts, os.readlink
+    root_fd = os.open(root, _DIRECTORY)
+    try:
+        stack = [""]  # directories still to read, by their path in the image ("" is the layer's root)
+        while stack:
+            check_cancel(cancel)
+            virtual = stack.pop()
+            fd = os.open(virtual[1:], _DIRECTORY, dir_fd=root_fd) if virtual else root_fd
+            try:
+                if virtual and _is_opaque(fd):
+                    layer.opaque_dirs.append(virtual)
+                with os.scandir(fd) as it:
+                    for item in it:
+                        info = item.stat(follow_symlinks=False)
+                        name = item.name
+                        path = f"{virtual}/{name}"
+                        mode = info.st_mode
+                        kind = kinds(file_type(mode), "other")
+                        if kind == "other" and file_type(mode) == stat.S_IFCHR and info.st_rdev == 0:
+                            whiteouts.append(path)
+                            continue
+                        if kind == "file":
+                            entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, permissions(mode),
+                                                             info.st_size, "file", "")))
+                            # `path in want`, inlined: a method call per file was 30 ms of a 36,000-file walk
+                            if ((path in exact or (suffixes and path.endswith(suffixes)))
+                                    and info.st_size <= CONTENT_LIMIT):
+                                contents[path] = _read_at(fd, name)
+                            continue
+                        link = readlink(name, dir_fd=fd) if kind == "symlink" else ""
+                        entries.append(new_entry(Entry, (path, info.st_uid, info.st_gid, permissions(mode), 0, kind,
+                                                         link)))
+                        if kind == "dir":
+                            stack.append(path)
+            finally:
+                if fd != root_fd:
+                    os.close(fd)
+    finally:
+        os.close(root_fd)
     return layer, contents
 
 
-def _is_opaque(path: str) -> bool:
+def _read_at(directory_fd: int, name: str) -> bytes:
+    with os.fdopen(os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory_fd), "rb") as handle:
+        return handle.read(CONTENT_LIMIT + 1)
+
+
+def _is_opaque(directory: str | int) -> bool:
+    """Whether the directory (a path, never followed if a link, or an open descriptor) is opaque."""
     try:
-        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+        if isinstance(directory, int):
+            return os.getxattr(directory, "trusted.overlay.opaque") == b"y"
+        return os.getxattr(directory, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
     except OSError:
         return False
 

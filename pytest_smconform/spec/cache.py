@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .. import cachefiles
 from .located import JsonPath, Located
@@ -31,7 +32,11 @@ def entry_key(text: bytes, schema: bytes) -> str:
 
 def load(directory: Path | None, key: str, path: Path) -> Located | None:
     """The cached document for `key`, located at `path`; None on any miss."""
-    raw = cachefiles.read_entry(directory, key)
+    return from_entry(cachefiles.read_entry(directory, key), path)
+
+
+def from_entry(raw: Any, path: Path) -> Located | None:
+    """A document from its stored form (`to_entry`), located at `path`; None if the form is not right."""
     try:
         lines: dict[JsonPath, int] = {tuple(entry[:-1]): int(entry[-1]) for entry in raw["lines"]}
         return Located(path=path, data=raw["data"], lines=lines)
@@ -39,13 +44,20 @@ def load(directory: Path | None, key: str, path: Path) -> Located | None:
         return None
 
 
-def store(directory: Path | None, key: str, located: Located) -> None:
-    """Keep a valid document; only when JSON gives back exactly what YAML gave (no dates, no int keys)."""
+def to_entry(located: Located) -> dict[str, Any] | None:
+    """A valid document's stored form; None unless JSON gives back exactly what YAML gave (no dates, no
+    int keys)."""
     try:
         entry = {"data": located.data, "lines": [[*path, line] for path, line in located.lines.items()]}
-        text = json.dumps(entry, separators=(",", ":"))
-        if json.loads(text)["data"] != located.data:
-            return
+        if json.loads(json.dumps(entry))["data"] != located.data:
+            return None
     except (TypeError, ValueError):
-        return
-    cachefiles.write_entry(directory, key, text)
+        return None
+    return entry
+
+
+def store(directory: Path | None, key: str, located: Located) -> None:
+    """Keep a valid document (when it has a stored form)."""
+    entry = to_entry(located)
+    if entry is not None:
+        cachefiles.write_entry(directory, key, json.dumps(entry, separators=(",", ":")))

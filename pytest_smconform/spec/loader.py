@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError, UsageError
 from . import cache as spec_cache
+from . import compiled
 from .located import Located, YamlSyntaxError
 from .model import Case, LaunchDecl, Parameter, Profile, Requirement
 
@@ -63,12 +64,14 @@ class SpecSet:
         self.docs: list[_Doc] = []
         schema = _schema_bytes()
         validator: Draft202012Validator | None = None
-        directory = spec_cache.cache_dir()
+        directory, shipped_dir = spec_cache.cache_dir(), _shipped_dir()
         for path in files:
             key = _cache_key(path, schema)
-            located = spec_cache.load(directory, key, path) if key else None
+            shipped = path.parent == shipped_dir
+            located = compiled.lookup(path, key) if key and shipped else None
+            if located is None and key:
+                located = spec_cache.load(directory, key, path)
             if located is None:
-                shipped = path.parent == _shipped_dir()
                 try:
                     from .yamlpos import load_located  # only on a cache miss (the parser's import is 10 ms)
 
