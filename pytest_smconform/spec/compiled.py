@@ -44,19 +44,13 @@ def _entries() -> dict[str, Any]:
 def build() -> str:
     """The text of `compiled.json` for the shipped files as they are now (each validated first)."""
     from ..errors import SpecError
-    from .loader import _cache_key, _schema_bytes, _schema_problems, _schema_validator, shipped_spec_files
-    from .yamlpos import load_located
+    from .loader import parse_shipped_checked
 
-    schema = _schema_bytes()
-    validator = _schema_validator(schema)
     lines = []
-    for path in shipped_spec_files():
-        located = load_located(path, trusted=True)
-        problems = _schema_problems(validator, located)
+    for path, key, located in parse_shipped_checked():
         entry = spec_cache.to_entry(located)
-        key = _cache_key(path, schema)
-        if problems or entry is None or key is None:
-            raise SpecError(problems or [f"{path}: not representable as JSON"])
+        if entry is None:
+            raise SpecError([f"{path}: not representable as JSON"])
         lines.append(f"{json.dumps(path.name)}:{json.dumps({'key': key, **entry}, separators=(',', ':'))}")
     body = ",\n".join(lines)
     return f'{{"format":{FORMAT},"files":{{\n{body}\n}}}}\n'

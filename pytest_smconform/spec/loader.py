@@ -27,6 +27,23 @@ def shipped_spec_files() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))
 
 
+def parse_shipped_checked() -> list[tuple[Path, str, Located]]:
+    """Each shipped file as (path, spec cache key, document), parsed and validated against the schema;
+    SpecError with every problem. For writing `compiled.json` (the tests validate them too)."""
+    from .yamlpos import load_located
+
+    schema = _schema_bytes()
+    validator = _schema_validator(schema)
+    parsed, problems = [], []
+    for path in shipped_spec_files():
+        located, key = load_located(path, trusted=True), _cache_key(path, schema)
+        problems += _schema_problems(validator, located) + ([] if key else [f"{path}: unreadable"])
+        parsed.append((path, key or "", located))
+    if problems:
+        raise SpecError(problems)
+    return parsed
+
+
 def _shipped_dir() -> Path:
     return Path(str(resources.files("pytest_smconform.specs")))
 
