@@ -100,12 +100,12 @@ def _fill(layer: Layer, count: int, sections: list[memoryview]) -> None:
 
 def _columns(entries: list[Entry]) -> list[bytes]:
     """A layer's entries as the sections `_fill` reads back."""
+    if not entries:
+        return [b""] * (_TEXT_COLUMNS + len(_NUMBER_TYPES))
     fields: list[list[Any]] = [[] for _ in Entry._fields]
     for at in range(0, len(entries), CHUNK):
         for column, values in zip(fields, zip(*entries[at:at + CHUNK], strict=True), strict=True):
             column.extend(values)
-    if not entries:
-        return [b""] * (_TEXT_COLUMNS + len(_NUMBER_TYPES))
     paths, uids, gids, modes, sizes, kinds, links = fields
     texts = ["\0".join(paths), "".join(map(_KIND_CODES.__getitem__, kinds)), "\0".join(links)]
     if texts[0].count("\0") != len(paths) - 1 or texts[2].count("\0") != len(links) - 1:

@@ -47,17 +47,24 @@ def from_entry(raw: Any, path: Path) -> Located | None:
 def to_entry(located: Located) -> dict[str, Any] | None:
     """A valid document's stored form; None unless JSON gives back exactly what YAML gave (no dates, no
     int keys)."""
-    try:
-        entry = {"data": located.data, "lines": [[*path, line] for path, line in located.lines.items()]}
-        if json.loads(json.dumps(entry))["data"] != located.data:
-            return None
-    except (TypeError, ValueError):
-        return None
-    return entry
+    stored = _stored(located)
+    return None if stored is None else stored[0]
 
 
 def store(directory: Path | None, key: str, located: Located) -> None:
     """Keep a valid document (when it has a stored form)."""
-    entry = to_entry(located)
-    if entry is not None:
-        cachefiles.write_entry(directory, key, json.dumps(entry, separators=(",", ":")))
+    stored = _stored(located)
+    if stored is not None:
+        cachefiles.write_entry(directory, key, stored[1])
+
+
+def _stored(located: Located) -> tuple[dict[str, Any], str] | None:
+    """The stored form and its JSON text (serialised once: the round trip is checked on that text)."""
+    try:
+        entry = {"data": located.data, "lines": [[*path, line] for path, line in located.lines.items()]}
+        text = json.dumps(entry, separators=(",", ":"))
+        if json.loads(text)["data"] != located.data:
+            return None
+    except (TypeError, ValueError):
+        return None
+    return entry, text
